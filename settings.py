@@ -1,0 +1,51 @@
+"""Configuration: every setting is an environment variable with a working default.
+
+One place for the table of DESIGN.md section 7; the worker, the gateway and the `make run`
+launcher all read it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CASEWORK_", extra="ignore")
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    # Unset: `make run` starts the embedded dev server on temporal_port.
+    temporal_address: str | None = None
+    temporal_port: int = 7233
+    ui_port: int = 8233
+    namespace: str = "default"
+    task_queue: str = "cases"
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    directory: Path = Path("examples/directory.yaml")
+    definitions: Path = Path("examples/definitions")
+    oidc_issuer: str | None = None
+    oidc_jwks_url: str | None = None
+    # Lifetime of tokens issued by the local token endpoint.
+    token_ttl_seconds: int = Field(default=3600, ge=60)
+
+    @property
+    def temporal_target(self) -> str:
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def read_model_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{(self.data_dir / 'casework.db').resolve()}"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.data_dir / "signing-key.pem"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
