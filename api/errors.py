@@ -1,0 +1,54 @@
+"""Errors the gateway answers with.
+
+Handlers and services raise `ApiError`; each face renders it in its own envelope (the
+native face as RFC 9457 problem details). Messages are written here, never copied from a
+request, so no error can echo a token or a header.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str = "",
+        *,
+        type_: str = "about:blank",
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.type = type_
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+def unauthorized(detail: str = "A valid bearer token is required.") -> ApiError:
+    return ApiError(401, "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def not_found(detail: str) -> ApiError:
+    return ApiError(404, "Not Found", detail)
+
+
+def forbidden(detail: str) -> ApiError:
+    return ApiError(403, "Forbidden", detail)
+
+
+def conflict(detail: str) -> ApiError:
+    return ApiError(409, "Conflict", detail)
+
+
+def unprocessable(detail: str, errors: list[dict[str, Any]] | None = None) -> ApiError:
+    return ApiError(422, "Unprocessable Content", detail, extra={"errors": errors} if errors else None)
+
+
+def bad_request(detail: str) -> ApiError:
+    return ApiError(400, "Bad Request", detail)
