@@ -1,0 +1,123 @@
+"""What may be asked of a case. Every command names its actor; time comes from the shell."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, Field
+
+from workflows.actor import Actor
+from workflows.engine.state import TeamMember
+
+
+class Cmd(BaseModel):
+    actor: Actor
+
+
+class Claim(Cmd):
+    kind: Literal["claim"] = "claim"
+    item_id: str
+
+
+class Revoke(Cmd):
+    kind: Literal["revoke"] = "revoke"
+    item_id: str
+
+
+class Assign(Cmd):
+    kind: Literal["assign"] = "assign"
+    item_id: str
+    # the gateway resolves the user from the directory, so the engine can check roles
+    assignee: Actor
+
+
+class Delegate(Cmd):
+    kind: Literal["delegate"] = "delegate"
+    item_id: str
+    assignee: Actor
+
+
+class Complete(Cmd):
+    kind: Literal["complete"] = "complete"
+    item_id: str
+    output: dict[str, Any] = Field(default_factory=dict)
+    # SELECT routes: the target the completing user picks
+    next: str | None = None
+
+
+class Save(Cmd):
+    kind: Literal["save"] = "save"
+    item_id: str
+    output: dict[str, Any] = Field(default_factory=dict)
+
+
+class Validate(Cmd):
+    kind: Literal["validate"] = "validate"
+    item_id: str
+    output: dict[str, Any] = Field(default_factory=dict)
+
+
+class Transition(Cmd):
+    kind: Literal["transition"] = "transition"
+    item_id: str
+    transition: str
+
+
+class Plan(Cmd):
+    kind: Literal["plan"] = "plan"
+    definition_id: str
+    parent_id: str | None = None
+    name: str | None = None
+
+
+class TeamAdd(Cmd):
+    kind: Literal["team_add"] = "team_add"
+    member: TeamMember
+
+
+class TeamRemove(Cmd):
+    kind: Literal["team_remove"] = "team_remove"
+    user_id: str
+
+
+class MergeFile(Cmd):
+    kind: Literal["merge_file"] = "merge_file"
+    data: dict[str, Any]
+
+
+# ---- sent by the shell, never by users
+
+
+class TimerFired(Cmd):
+    kind: Literal["timer_fired"] = "timer_fired"
+    item_id: str
+
+
+class TaskDue(Cmd):
+    kind: Literal["task_due"] = "task_due"
+    item_id: str
+
+
+class ProcessDone(Cmd):
+    kind: Literal["process_done"] = "process_done"
+    item_id: str
+    attempt: int
+    ok: bool
+    output: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+
+
+class ChildDone(Cmd):
+    kind: Literal["child_done"] = "child_done"
+    item_id: str
+    state: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+Command = Annotated[
+    Union[
+        Claim, Revoke, Assign, Delegate, Complete, Save, Validate, Transition, Plan,
+        TeamAdd, TeamRemove, MergeFile, TimerFired, TaskDue, ProcessDone, ChildDone,
+    ],
+    Field(discriminator="kind"),
+]

@@ -1,0 +1,207 @@
+"""The engine's entry points: `start` a case and `decide` a command.
+
+Both are pure: they work on a private copy and return the new state with the audit entries
+it produced; the caller's state is never touched. A refused command raises a DomainError and
+changes nothing, so the shell can run `decide` in an update validator as well as a handler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable
+
+from workflows.actor import Actor
+from workflows.definition import ROOT_ID, Definition, compile_routes
+from workflows.engine import access, expressions, fields, planning, tasks, transitions
+from workflows.engine.commands import (
+    ChildDone,
+    Cmd,
+    MergeFile,
+    ProcessDone,
+    TaskDue,
+    TeamAdd,
+    TeamRemove,
+    TimerFired,
+)
+from workflows.engine.errors import Conflict, Forbidden, Invalid, NotFound
+from workflows.engine.lifecycle import Ctx, DefIndex
+from workflows.engine.state import AuditEntry, CaseState, ItemState, ParentRef, PlanItemState, TeamMember
+
+INTERNAL_KINDS = {"timer_fired", "task_due", "process_done", "child_done"}
+
+
+@dataclass
+class Decision:
+    state: CaseState
+    events: list[AuditEntry]
+    # what the caller asked for: the planned item's id, validation problems
+    plan_item_id: str | None = None
+    problems: list[dict[str, Any]] = field(default_factory=list)
+
+
+def check_start(definition: Definition, inputs: dict[str, Any], team: list[TeamMember]) -> list[dict[str, Any]]:
+    """What is wrong with a start, before any workflow exists (the gateway asks first)."""
+    problems = fields.check(definition.inputs, inputs, where="inputs")
+    for i, member in enumerate(team):
+        for role in member.caseRoles:
+            if role not in definition.roles:
+                problems.append({"field": f"caseTeam.users[{i}].caseRoles", "message": f"unknown role '{role}'"})
+    return problems
+
+
+def start(
+    definition: Definition,
+    *,
+    case_id: str,
+    case_number: int,
+    actor: Actor,
+    inputs: dict[str, Any],
+    team: list[TeamMember],
+    at: datetime,
+    parent: ParentRef | None = None,
+) -> Decision:
+    problems = check_start(definition, inputs, team)
+    if problems:
+        raise Invalid("the case cannot start with these inputs", problems)
+    compiled = compile_routes(definition)
+    data = dict(inputs)
+    title = compiled.render_title({**data, "caseNumber": case_number, "caseId": case_id})
+    root = PlanItemState(
+        id=ROOT_ID, definition_id=ROOT_ID, type="casePlan", name=compiled.name, parent_id=None,
+        created_on=at, last_modified=at,
+    )
+    state = CaseState(
+        case_id=case_id, case_number=case_number, definition=compiled, title=title, created_on=at,
+        created_by=actor.user_id, last_modified=at, data=data, items={ROOT_ID: root}, parent=parent,
+    )
+    starter = TeamMember(userId=actor.user_id, isOwner=True, caseRoles=[compiled.starterRole] if compiled.starterRole else [])
+    state.team = [starter] + [m for m in team if m.userId != actor.user_id]
+    ctx = Ctx(state, at, actor, DefIndex.of(compiled))
+    ctx.move(root, "create", ItemState.Available)
+    ctx.move(root, "start", ItemState.Active, f"case {title} started")
+    ctx.settle()
+    state.version = 1
+    return Decision(state, ctx.events)
+
+
+# ------------------------------------------------------------------ command handlers
+
+
+def _team_add(ctx: Ctx, cmd: TeamAdd) -> None:
+    if not access.can_manage(ctx.state, cmd.actor):
+        raise Forbidden("only case owners change the case team")
+    unknown = [r for r in cmd.member.caseRoles if r not in ctx.state.definition.roles]
+    if unknown:
+        raise Invalid("unknown case roles", [{"field": "caseRoles", "message": f"unknown role '{r}'"} for r in unknown])
+    existing = access.member(ctx.state, cmd.member.userId)
+    if existing is not None and existing.isOwner and not cmd.member.isOwner and _owners(ctx.state) == 1:
+        raise Conflict("a case keeps at least one owner")
+    ctx.state.team = [m for m in ctx.state.team if m.userId != cmd.member.userId] + [cmd.member]
+    ctx.log("team", None, f"{cmd.member.userId} in the team as {', '.join(cmd.member.caseRoles) or 'member'}" + (" (owner)" if cmd.member.isOwner else ""))
+
+
+def _owners(state: CaseState) -> int:
+    return sum(1 for m in state.team if m.isOwner)
+
+
+def _team_remove(ctx: Ctx, cmd: TeamRemove) -> None:
+    if not access.can_manage(ctx.state, cmd.actor):
+        raise Forbidden("only case owners change the case team")
+    member = access.member(ctx.state, cmd.user_id)
+    if member is None:
+        raise NotFound(f"{cmd.user_id} is not in the case team")
+    if member.isOwner and _owners(ctx.state) == 1:
+        raise Conflict("a case keeps at least one owner")
+    ctx.state.team.remove(member)
+    ctx.log("team", None, f"{cmd.user_id} left the team")
+
+
+def _merge_file(ctx: Ctx, cmd: MergeFile) -> None:
+    state, actor = ctx.state, cmd.actor
+    if not (access.member(state, actor.user_id) or access.holds_any(state, actor, list(state.definition.roles)) or access.can_manage(state, actor)):
+        raise Forbidden("only the case team changes the case file")
+    state.data.update(cmd.data)
+    ctx.log("casefile", None, f"changed: {', '.join(sorted(cmd.data))}")
+
+
+def _timer_fired(ctx: Ctx, cmd: TimerFired) -> None:
+    item = ctx.state.items.get(cmd.item_id)
+    if item and item.state == ItemState.Available and item.fires_at and item.fires_at <= ctx.at:
+        ctx.occur(item)
+
+
+def _task_due(ctx: Ctx, cmd: TaskDue) -> None:
+    item = ctx.state.items.get(cmd.item_id)
+    if item and item.task and item.state == ItemState.Active and item.task.due and item.task.due <= ctx.at and not item.task.overdue:
+        item.task.overdue = True
+        item.last_modified = ctx.at
+        ctx.log("overdue", item.id, f"{item.name} passed its due date")
+
+
+def _process_done(ctx: Ctx, cmd: ProcessDone) -> None:
+    item = ctx.state.items.get(cmd.item_id)
+    # A result for a run that no longer matters (terminated, reactivated since) is dropped.
+    if item is None or item.state != ItemState.Active or item.effect_attempt != cmd.attempt:
+        return
+    if cmd.ok:
+        ctx.state.data.update(cmd.output)
+        ctx.complete(item, ctx.model(item))
+    else:
+        ctx.fault(item, cmd.error or "failed")
+
+
+def _child_done(ctx: Ctx, cmd: ChildDone) -> None:
+    item = ctx.state.items.get(cmd.item_id)
+    if item is None or item.state != ItemState.Active:
+        return
+    if cmd.state != ItemState.Completed.value:
+        ctx.fault(item, f"sub-case ended {cmd.state}")
+        return
+    values, errors = expressions.mapping(ctx.model(item).output, cmd.data)
+    ctx.state.data.update({k: v for k, v in values.items() if v is not None})
+    if errors:
+        ctx.log("output", item.id, "; ".join(errors))
+    ctx.complete(item, ctx.model(item))
+
+
+HANDLERS: dict[str, Callable[[Ctx, Any], Any]] = {
+    "claim": tasks.claim,
+    "revoke": tasks.revoke,
+    "assign": tasks.assign,
+    "delegate": tasks.delegate,
+    "complete": tasks.complete,
+    "save": tasks.save,
+    "validate": tasks.validate,
+    "transition": transitions.transition,
+    "plan": planning.plan,
+    "team_add": _team_add,
+    "team_remove": _team_remove,
+    "merge_file": _merge_file,
+    "timer_fired": _timer_fired,
+    "task_due": _task_due,
+    "process_done": _process_done,
+    "child_done": _child_done,
+}
+# Commands that answer without changing the case.
+READ_ONLY = {"validate"}
+
+
+def decide(state: CaseState, cmd: Cmd, at: datetime) -> Decision:
+    kind: str = cmd.kind  # type: ignore[attr-defined]
+    if kind not in INTERNAL_KINDS:
+        if not access.can_see(state, cmd.actor):
+            raise NotFound(f"no case '{state.case_id}'")
+        if state.closed:
+            raise Conflict(f"case '{state.case_id}' is {state.plan.state.value.lower()}")
+    if kind in READ_ONLY:
+        ctx = Ctx(state, at, cmd.actor, DefIndex.of(state.definition))
+        return Decision(state, [], problems=HANDLERS[kind](ctx, cmd))
+    work = state.model_copy(deep=True)
+    ctx = Ctx(work, at, cmd.actor, DefIndex.of(work.definition))
+    result = HANDLERS[kind](ctx, cmd)
+    ctx.settle()
+    if ctx.events:
+        work.version += 1
+        work.last_modified = at
+    return Decision(work, ctx.events, plan_item_id=result if isinstance(result, str) else None)

@@ -1,0 +1,377 @@
+"""The CMMN lifecycle of plan items: creation, sentries, entry and exit, stage completion.
+
+`Ctx` is one decision in progress: a private copy of the state, the time and actor of the
+command, and the audit entries it produces. `settle` runs the case forward until nothing
+more follows from what happened (items starting, milestones occurring, stages completing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from workflows.actor import Actor
+from workflows.definition import (
+    ROOT_ID,
+    CaseTask,
+    Definition,
+    HttpCall,
+    HumanTask,
+    Milestone,
+    ProcessTask,
+    Sentry,
+    Stage,
+    Timer,
+    UserEvent,
+    duration,
+    planning_entries,
+    render_template,
+    walk,
+)
+from workflows.engine import assignment, expressions
+from workflows.engine.errors import Conflict
+from workflows.engine.state import (
+    LIVE,
+    TERMINAL,
+    AuditEntry,
+    CaseState,
+    HumanTaskInfo,
+    ItemState,
+    PlanItemState,
+    TaskState,
+)
+
+# How many settle passes a single command may cause before we call it a bug (a loop).
+MAX_PASSES = 500
+
+
+@dataclass
+class DefIndex:
+    """The definition looked up by item id: the model, and the stage that holds it."""
+
+    items: dict[str, Any]
+    # the stage (or case plan) an item lives in once created
+    container: dict[str, str]
+    # the stage, case plan or human task that lists it (whose planning table, if discretionary)
+    listed_by: dict[str, str]
+    discretionary: set[str]
+
+    @classmethod
+    def of(cls, definition: Definition) -> "DefIndex":
+        items: dict[str, Any] = {}
+        container: dict[str, str] = {}
+        planned = planning_entries(definition.plan)
+        for _, item, parent in walk(definition.plan):
+            items[item.id] = item
+            container[item.id] = parent
+        listed_by = dict(container)
+        # An item in a human task's planning table is planned into that task's stage.
+        for item_id, parent in list(container.items()):
+            while parent != ROOT_ID and isinstance(items.get(parent), HumanTask):
+                parent = container[parent]
+            container[item_id] = parent
+        disc = planned | {i for i, m in items.items() if m.discretionary}
+        return cls(items=items, container=container, listed_by=listed_by, discretionary=disc)
+
+    def children(self, stage_def_id: str) -> list[Any]:
+        return [m for i, m in self.items.items() if self.container[i] == stage_def_id and i not in self.discretionary]
+
+
+@dataclass
+class Ctx:
+    state: CaseState
+    at: datetime
+    actor: Actor
+    defs: DefIndex
+    events: list[AuditEntry] = field(default_factory=list)
+
+    # ---------------------------------------------------------------- basics
+
+    def log(self, action: str, item_id: str | None = None, detail: str = "", user: str | None = None) -> None:
+        self.events.append(
+            AuditEntry(at=self.at, user=user or self.actor.user_id, action=action, planItemId=item_id, detail=detail)
+        )
+
+    def vars(self) -> dict[str, Any]:
+        return {**self.state.data, "caseId": self.state.case_id, "caseNumber": self.state.case_number}
+
+    def model(self, item: PlanItemState) -> Any:
+        if item.id == ROOT_ID:
+            return None
+        return self.defs.items[item.definition_id]
+
+    def item(self, item_id: str) -> PlanItemState:
+        from workflows.engine.errors import NotFound
+
+        found = self.state.items.get(item_id)
+        if found is None:
+            raise NotFound(f"case {self.state.case_id} has no plan item '{item_id}'")
+        return found
+
+    def move(self, item: PlanItemState, transition: str, to: ItemState, detail: str = "") -> None:
+        item.state = to
+        item.last_modified = self.at
+        key = f"{item.definition_id}.{transition}"
+        self.state.occurred[key] = self.state.occurred.get(key, 0) + 1
+        self.log(transition, item.id, detail or f"{item.name}: {to.value}")
+
+    def children(self, stage: PlanItemState) -> list[PlanItemState]:
+        return [i for i in self.state.items.values() if i.parent_id == stage.id]
+
+    # ---------------------------------------------------------------- creation
+
+    def create(self, model: Any, parent_id: str, *, discretionary: bool = False) -> PlanItemState:
+        item_id = model.id
+        n = 1
+        while item_id in self.state.items:
+            n += 1
+            item_id = f"{model.id}-{n}"
+        item = PlanItemState(
+            id=item_id,
+            definition_id=model.id,
+            type=model.type,
+            name=model.name,
+            parent_id=parent_id,
+            required=model.required,
+            discretionary=discretionary,
+            created_on=self.at,
+            last_modified=self.at,
+        )
+        self.state.items[item_id] = item
+        self.move(item, "create", ItemState.Available)
+        return item
+
+    # ---------------------------------------------------------------- sentries
+
+    def satisfied(self, sentry: Sentry, data: dict[str, Any]) -> bool:
+        """All on-parts have happened and the condition holds (SELECT choices: `entry_ok`)."""
+        if any(self.state.occurred.get(on, 0) == 0 for on in sentry.on):
+            return False
+        return expressions.condition(sentry.if_, data)
+
+    def entry_ok(self, item: PlanItemState, model: Any, data: dict[str, Any]) -> bool:
+        if not model.entry:
+            return True
+        for sentry in model.entry:
+            if sentry.selected_by:
+                chosen = {i.selected_next for i in self.state.items.values() if i.definition_id == sentry.selected_by}
+                if item.definition_id not in chosen:
+                    continue
+            if self.satisfied(sentry, data):
+                return True
+        return False
+
+    # ---------------------------------------------------------------- starting
+
+    def start(self, item: PlanItemState, model: Any, transition: str = "start") -> None:
+        self.move(item, transition, ItemState.Active)
+        if isinstance(model, HumanTask):
+            self._activate_task(item, model)
+        elif isinstance(model, ProcessTask):
+            self._run_process(item, model)
+        elif isinstance(model, CaseTask):
+            inputs, errors = expressions.mapping(model.inputs, self.vars())
+            item.effect_attempt += 1
+            item.effect = {
+                "kind": "case",
+                "definition": model.definition,
+                "case_id": f"{self.state.case_id}-{item.id}",
+                "inputs": {k: v for k, v in inputs.items() if v is not None},
+            }
+            if errors:
+                self.log("inputs", item.id, "; ".join(errors))
+
+    def _activate_task(self, item: PlanItemState, model: HumanTask) -> None:
+        data = self.vars()
+        shown, errors = expressions.mapping(model.input, data)
+        task = HumanTaskInfo(del_index=self.state.next_del_index, input=shown)
+        self.state.next_del_index += 1
+        if model.due:
+            task.due = self.at + duration(model.due)
+        item.task = task
+        if errors:
+            self.log("input", item.id, "; ".join(errors))
+        chosen = assignment.initial_assignee(self.state, model, data)
+        if chosen:
+            task.task_state = TaskState.Assigned
+            task.assignee = task.owner = chosen
+            self.log("assign", item.id, f"assigned to {chosen} by rule {model.assignment.rule.value}")
+
+    def _run_process(self, item: PlanItemState, model: ProcessTask) -> None:
+        call: HttpCall | None = model.http
+        if model.trigger:
+            trigger = self.state.definition.triggers[model.trigger]
+            if trigger.set is not None:
+                self.apply_set(item, trigger.set)
+                self.complete(item, model)
+                return
+            call = trigger.http
+        assert call is not None  # validated on deploy
+        data = self.vars()
+        item.effect_attempt += 1
+        item.effect = {
+            "kind": "http",
+            "method": call.method,
+            "url": render_template(call.url, data),
+            "json": _render(call.json_, data),
+            "headers": {k: render_template(v, data) for k, v in call.headers.items()},
+            "output": dict(call.output),
+        }
+
+    def apply_set(self, item: PlanItemState | None, assignments: dict[str, str]) -> None:
+        values, errors = expressions.mapping(assignments, self.vars())
+        if errors:
+            raise Conflict("trigger could not be evaluated: " + "; ".join(errors))
+        self.state.data.update(values)
+        self.log("set", item.id if item else None, ", ".join(f"{k}={v!r}" for k, v in values.items()))
+
+    # ---------------------------------------------------------------- ending
+
+    def complete(self, item: PlanItemState, model: Any) -> None:
+        self.move(item, "complete", ItemState.Completed)
+        item.effect = None
+        if item.task:
+            item.task.task_state = TaskState.Completed
+        if item.id == ROOT_ID or isinstance(model, Stage):
+            self._end_children(item)
+
+    def occur(self, item: PlanItemState) -> None:
+        self.move(item, "occur", ItemState.Completed)
+
+    def terminate(self, item: PlanItemState, transition: str) -> None:
+        self.move(item, transition, ItemState.Terminated)
+        item.effect = None
+        if item.task:
+            item.task.task_state = TaskState.Terminated
+        self._end_children(item)
+
+    def _end_children(self, stage: PlanItemState) -> None:
+        for child in self.children(stage):
+            if child.state in LIVE:
+                self.terminate(child, "exit")
+
+    def fault(self, item: PlanItemState, error: str) -> None:
+        item.error = error
+        item.effect = None
+        self.move(item, "fault", ItemState.Failed, f"{item.name}: failed: {error}")
+
+    # ---------------------------------------------------------------- suspension
+
+    def suspend(self, item: PlanItemState, transition: str) -> None:
+        item.suspended_from = item.state
+        item.parent_suspended = transition == "parentSuspend"
+        self.move(item, transition, ItemState.Suspended)
+        if item.task:
+            item.task.suspended_from = item.task.task_state
+            item.task.task_state = TaskState.Suspended
+        for child in self.children(item):
+            if child.state in (ItemState.Available, ItemState.Enabled, ItemState.Active):
+                self.suspend(child, "parentSuspend")
+
+    def resume(self, item: PlanItemState, transition: str) -> None:
+        self.move(item, transition, item.suspended_from or ItemState.Active)
+        item.suspended_from = None
+        item.parent_suspended = False
+        if item.task and item.task.suspended_from:
+            item.task.task_state = item.task.suspended_from
+            item.task.suspended_from = None
+        for child in self.children(item):
+            # only what the parent suspended; an item a user suspended stays suspended
+            if child.state == ItemState.Suspended and child.parent_suspended:
+                self.resume(child, "parentResume")
+
+    # ---------------------------------------------------------------- stages
+
+    def can_complete(self, stage: PlanItemState, auto: bool) -> bool:
+        """autoComplete: nothing active and every required child done. Otherwise, or when
+        a user asks: the same, and with autoComplete off nothing may be left to start."""
+        kids = self.children(stage)
+        for kid in kids:
+            if kid.state in (ItemState.Active, ItemState.Suspended, ItemState.Failed):
+                return False
+            if kid.required and kid.state not in (ItemState.Completed, ItemState.Disabled, ItemState.Terminated):
+                return False
+        if auto:
+            model = self.model(stage)
+            auto_complete = self.state.definition.plan.autoComplete if model is None else model.autoComplete
+            if not auto_complete:
+                return all(k.state in TERMINAL or k.state == ItemState.Disabled for k in kids) and bool(kids)
+        return True
+
+    # ---------------------------------------------------------------- settle
+
+    def settle(self) -> None:
+        for _ in range(MAX_PASSES):
+            if self.state.closed or not self._step():
+                return
+        raise RuntimeError("the case did not settle: a loop in its plan")
+
+    def _step(self) -> bool:
+        data = self.vars()
+        changed = False
+        items = list(self.state.items.values())
+        active_stages = [i for i in items if i.state == ItemState.Active and (i.id == ROOT_ID or i.type == "stage")]
+        # 1. items of newly active stages, and conditional items whose `if` now holds
+        for stage in active_stages:
+            have = {i.definition_id for i in self.children(stage)}
+            for model in self.defs.children(stage.definition_id):
+                if model.id not in have and expressions.condition(model.if_, data):
+                    self.create(model, stage.id)
+                    changed = True
+        if changed:
+            return True
+        # 2. exit criteria
+        for item in items:
+            model = self.model(item)
+            if model is None or item.state not in LIVE or not model.exit:
+                continue
+            if any(self.satisfied(s, data) for s in model.exit):
+                self.terminate(item, "exit")
+                return True
+        # 3. entry criteria of available items whose stage is active
+        for item in items:
+            model = self.model(item)
+            if model is None or item.state != ItemState.Available:
+                continue
+            parent = self.state.items.get(item.parent_id or "")
+            if parent is None or parent.state != ItemState.Active:
+                continue
+            if isinstance(model, UserEvent):
+                continue
+            if isinstance(model, Timer):
+                if item.fires_at is None and self.entry_ok(item, model, data):
+                    item.fires_at = self.at + duration(model.after)
+                    item.last_modified = self.at
+                    self.log("timer", item.id, f"{item.name} occurs at {item.fires_at.isoformat()}")
+                    changed = True
+                continue
+            if not self.entry_ok(item, model, data):
+                continue
+            if isinstance(model, Milestone):
+                self.occur(item)
+            elif model.manualActivation:
+                self.move(item, "enable", ItemState.Enabled)
+            else:
+                self.start(item, model)
+            return True
+        if changed:
+            return True
+        # 4. stages that are done, innermost first (a completing child may finish its parent)
+        for stage in sorted(active_stages, key=lambda s: s.id == ROOT_ID):
+            if self.can_complete(stage, auto=True):
+                self.complete(stage, self.model(stage))
+                if stage.id == ROOT_ID:
+                    self.log("case completed", None, self.state.title)
+                return True
+        return False
+
+
+def _render(value: Any, data: dict[str, Any]) -> Any:
+    if isinstance(value, str):
+        return render_template(value, data)
+    if isinstance(value, dict):
+        return {k: _render(v, data) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_render(v, data) for v in value]
+    return value

@@ -1,0 +1,120 @@
+"""The state of one case: one serializable object, carried across continue-as-new."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from workflows.definition import Definition
+
+
+class ItemState(str, Enum):
+    Available = "Available"
+    Enabled = "Enabled"
+    Disabled = "Disabled"
+    Active = "Active"
+    Suspended = "Suspended"
+    Completed = "Completed"
+    Terminated = "Terminated"
+    Failed = "Failed"
+
+
+TERMINAL = {ItemState.Completed, ItemState.Terminated}
+# States from which an item can still do something (exit criteria apply to these).
+LIVE = {ItemState.Available, ItemState.Enabled, ItemState.Disabled, ItemState.Active, ItemState.Suspended, ItemState.Failed}
+
+
+class TaskState(str, Enum):
+    Unassigned = "Unassigned"
+    Assigned = "Assigned"
+    Delegated = "Delegated"
+    Completed = "Completed"
+    Terminated = "Terminated"
+    Suspended = "Suspended"
+
+
+class HumanTaskInfo(BaseModel):
+    task_state: TaskState = TaskState.Unassigned
+    assignee: str | None = None
+    owner: str | None = None
+    del_index: int = 0
+    due: datetime | None = None
+    overdue: bool = False
+    input: dict[str, Any] = Field(default_factory=dict)
+    output: dict[str, Any] = Field(default_factory=dict)
+    suspended_from: TaskState | None = None
+
+
+class PlanItemState(BaseModel):
+    id: str
+    definition_id: str
+    type: str
+    name: str
+    parent_id: str | None
+    state: ItemState = ItemState.Available
+    required: bool = False
+    discretionary: bool = False
+    created_on: datetime
+    last_modified: datetime
+    suspended_from: ItemState | None = None
+    parent_suspended: bool = False
+    task: HumanTaskInfo | None = None
+    # timer items: when they occur (absolute, so it survives continue-as-new)
+    fires_at: datetime | None = None
+    # process and case tasks: what the shell must run, decided by the engine
+    effect: dict[str, Any] | None = None
+    effect_attempt: int = 0
+    error: str | None = None
+    # SELECT routes: the target the completing user chose
+    selected_next: str | None = None
+
+
+class TeamMember(BaseModel):
+    userId: str
+    isOwner: bool = False
+    caseRoles: list[str] = Field(default_factory=list)
+
+
+class ParentRef(BaseModel):
+    case_id: str
+    item_id: str
+
+
+class CaseState(BaseModel):
+    case_id: str
+    case_number: int
+    definition: Definition
+    title: str
+    created_on: datetime
+    created_by: str
+    last_modified: datetime
+    data: dict[str, Any] = Field(default_factory=dict)
+    team: list[TeamMember] = Field(default_factory=list)
+    items: dict[str, PlanItemState] = Field(default_factory=dict)
+    # "<definitionId>.<transition>" -> how often it happened: what on-parts listen to
+    occurred: dict[str, int] = Field(default_factory=dict)
+    next_del_index: int = 1
+    # Bumped by every accepted command: projections carry it so older ones can be ignored.
+    version: int = 0
+    parent: ParentRef | None = None
+
+    @property
+    def plan(self) -> PlanItemState:
+        from workflows.definition import ROOT_ID
+
+        return self.items[ROOT_ID]
+
+    @property
+    def closed(self) -> bool:
+        return self.plan.state in TERMINAL
+
+
+class AuditEntry(BaseModel):
+    at: datetime
+    user: str
+    action: str
+    planItemId: str | None = None
+    detail: str = ""

@@ -1,0 +1,148 @@
+"""The human-task workflow of the seed (CaseFabric "Executing the case"), one rule each:
+
+- a task must be assigned (by a planner or case owner) or claimed (by a role holder) first;
+- a task claimed or assigned to you can be revoked (back to Unassigned) or delegated;
+- a delegated task revoked goes back to the previous user (the owner);
+- only the holder completes or saves it; validate checks output without completing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workflows.actor import Actor
+from workflows.definition import HumanTask, RouteType
+from workflows.engine import access, fields
+from workflows.engine.assignment import claimable
+from workflows.engine.commands import Assign, Claim, Complete, Delegate, Revoke, Save, Validate
+from workflows.engine.errors import Conflict, Forbidden, Invalid
+from workflows.engine.lifecycle import Ctx
+from workflows.engine.state import HumanTaskInfo, ItemState, PlanItemState, TaskState, TeamMember
+
+HELD = (TaskState.Assigned, TaskState.Delegated)
+
+
+def _task(ctx: Ctx, item_id: str) -> tuple[PlanItemState, HumanTask, HumanTaskInfo]:
+    item = ctx.item(item_id)
+    model = ctx.model(item)
+    if not isinstance(model, HumanTask):
+        raise Conflict(f"plan item '{item_id}' is a {item.type}, not a human task")
+    if item.state != ItemState.Active or item.task is None:
+        reason = {
+            ItemState.Suspended: "is suspended",
+            ItemState.Completed: "is already completed",
+            ItemState.Terminated: "was terminated",
+        }.get(item.state, "has not started")
+        raise Conflict(f"task '{item_id}' {reason}")
+    return item, model, item.task
+
+
+def _holder_only(task: HumanTaskInfo, actor: Actor, item_id: str, verb: str) -> None:
+    if task.task_state not in HELD:
+        raise Conflict(f"task '{item_id}' is not assigned to anyone; claim it or have it assigned first")
+    if task.assignee != actor.user_id:
+        raise Forbidden(f"only {task.assignee}, who holds task '{item_id}', may {verb} it")
+
+
+def _touch(ctx: Ctx, item: PlanItemState) -> None:
+    item.last_modified = ctx.at
+
+
+def claim(ctx: Ctx, cmd: Claim) -> None:
+    item, model, task = _task(ctx, cmd.item_id)
+    if not claimable(model):
+        raise Conflict(f"task '{item.id}' is assigned by a case owner or planner; it cannot be claimed")
+    if not access.may_perform(ctx.state, cmd.actor, model):
+        raise Forbidden(f"claiming task '{item.id}' needs role '{model.role}'")
+    if task.task_state != TaskState.Unassigned:
+        if task.assignee == cmd.actor.user_id:
+            raise Conflict(f"task '{item.id}' is already yours")
+        raise Conflict(f"task '{item.id}' is held by {task.assignee}")
+    task.task_state, task.assignee, task.owner = TaskState.Assigned, cmd.actor.user_id, cmd.actor.user_id
+    _touch(ctx, item)
+    ctx.log("claim", item.id, f"{item.name} claimed")
+
+
+def assign(ctx: Ctx, cmd: Assign) -> None:
+    item, model, task = _task(ctx, cmd.item_id)
+    if not (access.can_manage(ctx.state, cmd.actor) or access.holds_any(ctx.state, cmd.actor, model.plannableBy)):
+        raise Forbidden(f"assigning task '{item.id}' needs a planning role or case ownership")
+    if task.task_state == TaskState.Delegated:
+        raise Conflict(f"task '{item.id}' is delegated to {task.assignee}; it must be revoked first")
+    target = cmd.assignee
+    if model.role and not access.holds_role(ctx.state, target, model.role):
+        # As in CaseFabric, assigning someone outside the pool brings them into the team.
+        _grant_role(ctx, target.user_id, model.role)
+    task.task_state, task.assignee, task.owner = TaskState.Assigned, target.user_id, target.user_id
+    _touch(ctx, item)
+    ctx.log("assign", item.id, f"{item.name} assigned to {target.user_id}")
+
+
+def _grant_role(ctx: Ctx, user_id: str, role: str) -> None:
+    member = access.member(ctx.state, user_id)
+    if member is None:
+        ctx.state.team.append(TeamMember(userId=user_id, caseRoles=[role]))
+    elif role not in member.caseRoles:
+        member.caseRoles.append(role)
+    ctx.log("team", None, f"{user_id} joins the team as {role}")
+
+
+def revoke(ctx: Ctx, cmd: Revoke) -> None:
+    item, _, task = _task(ctx, cmd.item_id)
+    if task.task_state == TaskState.Delegated and cmd.actor.user_id in (task.assignee, task.owner):
+        previous = task.owner
+        task.task_state, task.assignee = TaskState.Assigned, previous
+        _touch(ctx, item)
+        ctx.log("revoke", item.id, f"delegation revoked; back to {previous}")
+        return
+    _holder_only(task, cmd.actor, item.id, "revoke")
+    task.task_state, task.assignee, task.owner = TaskState.Unassigned, None, None
+    _touch(ctx, item)
+    ctx.log("revoke", item.id, f"{item.name} back to its pool")
+
+
+def delegate(ctx: Ctx, cmd: Delegate) -> None:
+    item, _, task = _task(ctx, cmd.item_id)
+    _holder_only(task, cmd.actor, item.id, "delegate")
+    if task.task_state == TaskState.Delegated:
+        raise Conflict(f"task '{item.id}' is already delegated; revoke it first")
+    if cmd.assignee.user_id == cmd.actor.user_id:
+        raise Invalid("a task cannot be delegated to its holder", [{"field": "assignee", "message": "is you"}])
+    task.task_state, task.assignee = TaskState.Delegated, cmd.assignee.user_id
+    _touch(ctx, item)
+    ctx.log("delegate", item.id, f"{item.name} delegated to {cmd.assignee.user_id}")
+
+
+def complete(ctx: Ctx, cmd: Complete) -> None:
+    item, model, task = _task(ctx, cmd.item_id)
+    _holder_only(task, cmd.actor, item.id, "complete")
+    output = {**task.output, **cmd.output}
+    problems = fields.check(model.output, output, where="output")
+    if model.route and model.route.type == RouteType.SELECT:
+        choices = [t.task for t in model.route.to]
+        if cmd.next not in choices:
+            problems.append({"field": "next", "message": f"choose the next step: one of {', '.join(choices)}"})
+        item.selected_next = cmd.next
+    if problems:
+        raise Invalid(f"the output of task '{item.id}' is not valid", problems)
+    task.output = output
+    ctx.state.data.update(output)
+    ctx.complete(item, model)
+
+
+def save(ctx: Ctx, cmd: Save) -> None:
+    item, model, task = _task(ctx, cmd.item_id)
+    _holder_only(task, cmd.actor, item.id, "save")
+    problems = fields.check(model.output, cmd.output, where="output", partial=True)
+    if problems:
+        raise Invalid(f"the draft of task '{item.id}' is not valid", problems)
+    task.output = dict(cmd.output)
+    _touch(ctx, item)
+    ctx.log("save", item.id, f"draft of {item.name} saved")
+
+
+def validate(ctx: Ctx, cmd: Validate) -> list[dict[str, Any]]:
+    """Schema problems of a would-be output; the shell adds the external validator's."""
+    item, model, task = _task(ctx, cmd.item_id)
+    _holder_only(task, cmd.actor, item.id, "validate")
+    return fields.check(model.output, {**task.output, **cmd.output}, where="output")
