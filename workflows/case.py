@@ -1,0 +1,447 @@
+"""CaseWorkflow: the Temporal shell around the pure engine (DESIGN.md section 4).
+
+It maps messages to engine commands, runs what the engine asks for (timers, HTTP process
+tasks, sub-cases), publishes the case to the Temporal UI, and carries one state object
+across continue-as-new. Every handler decides through the engine first and changes state
+only after the decision succeeded, so a refused or buggy command never wedges the case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, Field
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.messages import HttpRequest, HttpResult, SubCaseRequest, SubCaseSetup, ValidationRequest, ValidationResult
+    from workflows import search_attributes as sa
+    from workflows.actor import SYSTEM, Actor
+    from workflows.definition import Definition, HumanTask
+    from workflows.engine import access, views
+    from workflows.engine.commands import ChildDone, Claim, Command, Complete, Delegate, Plan, ProcessDone, Revoke, TaskDue, TimerFired
+    from workflows.engine.decide import Decision, check_start, decide, start
+    from workflows.engine.errors import INTERNAL, DomainError
+    from workflows.engine.lifecycle import DefIndex
+    from workflows.engine.state import AuditEntry, CaseState, ItemState, ParentRef, TeamMember
+
+# Answers kept for repeated update ids, carried across continue-as-new (Temporal itself
+# deduplicates update ids only within one run).
+IDEMPOTENCY_WINDOW = 256
+# The audit trail kept in the workflow; older entries are counted, not kept.
+AUDIT_LIMIT = 5000
+HTTP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30), maximum_attempts=5)
+
+
+class CaseInput(BaseModel):
+    case_id: str
+    case_number: int = 0
+    definition: Definition | None = None
+    actor: Actor | None = None
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    team: list[TeamMember] = Field(default_factory=list)
+    parent: ParentRef | None = None
+    # carried across continue-as-new
+    state: CaseState | None = None
+    audit: list[AuditEntry] = Field(default_factory=list)
+    audit_dropped: int = 0
+    recent: list[tuple[str, "ActionResult"]] = Field(default_factory=list)
+    # knobs: continue as new after this many history events (tests force it low);
+    # search attributes off where the server has none (the time-skipping test server)
+    continue_as_new_after: int | None = None
+    search_attributes: bool = True
+
+
+class ActionRequest(BaseModel):
+    command: Command
+
+
+class ActionResult(BaseModel):
+    caseId: str
+    caseVersion: int
+    caseState: str
+    planItemId: str | None = None
+    item: views.PlanItemView | None = None
+    task: views.TaskView | None = None
+    valid: bool | None = None
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class CaseOutcome(BaseModel):
+    case_id: str
+    state: str
+    data: dict[str, Any]
+
+
+CaseInput.model_rebuild()
+
+
+def _to_application_error(exc: Exception) -> ApplicationError:
+    if isinstance(exc, DomainError):
+        return ApplicationError(exc.message, {"errors": exc.details}, type=exc.kind, non_retryable=True)
+    workflow.logger.exception("engine failure")
+    return ApplicationError(f"internal error: {type(exc).__name__}", type=INTERNAL, non_retryable=True)
+
+
+@workflow.defn(name="CaseWorkflow")
+class CaseWorkflow:
+    @workflow.init
+    def __init__(self, inp: CaseInput) -> None:
+        self._input = inp
+        self._start_error: ApplicationError | None = None
+        self._audit: list[AuditEntry] = list(inp.audit)
+        self._audit_dropped = inp.audit_dropped
+        self._recent: OrderedDict[str, ActionResult] = OrderedDict(inp.recent)
+        self._running: set[tuple[str, int]] = set()
+        self._wake = False
+        self._published: dict[str, Any] = {}
+        if inp.state is not None:
+            self._state = inp.state
+            return
+        assert inp.definition is not None and inp.actor is not None
+        try:
+            decision = start(
+                inp.definition, case_id=inp.case_id, case_number=inp.case_number, actor=inp.actor,
+                inputs=inp.inputs, team=inp.team, at=workflow.now(), parent=inp.parent,
+            )
+        except Exception as exc:  # a bad start fails this case cleanly instead of wedging it
+            self._start_error = _to_application_error(exc)
+            return
+        self._state = decision.state
+        self._record(decision.events)
+
+    # ------------------------------------------------------------------ run
+
+    @workflow.run
+    async def run(self, inp: CaseInput) -> CaseOutcome:
+        if self._start_error is not None:
+            raise self._start_error
+        self._publish()
+        while True:
+            self._launch_effects()
+            if self._state.closed:
+                break
+            if self._should_continue_as_new():
+                await workflow.wait_condition(lambda: not self._running and workflow.all_handlers_finished())
+                workflow.continue_as_new(self._carry())
+            self._wake = False
+            deadline = self._next_deadline()
+            timeout = max(deadline - workflow.now(), timedelta(0)) if deadline else None
+            try:
+                await workflow.wait_condition(lambda: self._wake, timeout=timeout)
+            except asyncio.TimeoutError:
+                pass
+            self._fire_due()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._state.parent is not None:
+            await self._notify_parent()
+        return CaseOutcome(case_id=self._state.case_id, state=self._state.plan.state.value, data=self._state.data)
+
+    def _should_continue_as_new(self) -> bool:
+        info = workflow.info()
+        limit = self._input.continue_as_new_after
+        return info.is_continue_as_new_suggested() or (limit is not None and info.get_current_history_length() > limit)
+
+    def _carry(self) -> CaseInput:
+        return CaseInput(
+            case_id=self._state.case_id, case_number=self._state.case_number, state=self._state, audit=self._audit,
+            audit_dropped=self._audit_dropped, recent=list(self._recent.items()),
+            continue_as_new_after=self._input.continue_as_new_after, search_attributes=self._input.search_attributes,
+        )
+
+    # ------------------------------------------------------------------ deciding
+
+    def _decide(self, cmd: Any) -> Decision:
+        try:
+            return decide(self._state, cmd, workflow.now())
+        except Exception as exc:
+            raise _to_application_error(exc) from None
+
+    def _adopt(self, decision: Decision) -> None:
+        self._state = decision.state
+        self._record(decision.events)
+        self._wake = True
+        self._publish()
+
+    def _record(self, events: list[AuditEntry]) -> None:
+        self._audit.extend(events)
+        overflow = len(self._audit) - AUDIT_LIMIT
+        if overflow > 0:
+            del self._audit[:overflow]
+            self._audit_dropped += overflow
+
+    def _feed(self, cmd: Any) -> None:
+        """Commands from the shell itself and from signals: a refusal is recorded, never raised."""
+        try:
+            self._adopt(decide(self._state, cmd, workflow.now()))
+        except Exception as exc:
+            err = _to_application_error(exc)
+            self._record([AuditEntry(at=workflow.now(), user=cmd.actor.user_id, action=f"rejected {cmd.kind}", planItemId=getattr(cmd, "item_id", None), detail=f"{err.type}: {err.message}")])
+
+    # ------------------------------------------------------------------ updates
+
+    @workflow.update
+    async def act(self, req: ActionRequest) -> ActionResult:
+        key = self._update_id()
+        if key in self._recent:
+            return self._recent[key]
+        cmd = req.command
+        decision = self._decide(cmd)
+        valid: bool | None = None
+        errors: list[dict[str, Any]] = []
+        if cmd.kind == "validate":
+            errors = list(decision.problems)
+            errors += await self._external_validation(cmd) if not errors else []
+            valid = not errors
+        else:
+            self._adopt(decision)
+        result = self._result(cmd, decision, valid, errors)
+        self._recent[key] = result
+        while len(self._recent) > IDEMPOTENCY_WINDOW:
+            self._recent.popitem(last=False)
+        return result
+
+    @act.validator
+    def _validate_act(self, req: ActionRequest) -> None:
+        if self._update_id() in self._recent:
+            return
+        self._decide(req.command)
+
+    @staticmethod
+    def _update_id() -> str:
+        info = workflow.current_update_info()
+        return info.id if info else ""
+
+    def _result(self, cmd: Any, decision: Decision, valid: bool | None, errors: list[dict[str, Any]]) -> ActionResult:
+        item_id = decision.plan_item_id or getattr(cmd, "item_id", None)
+        item = self._state.items.get(item_id) if item_id else None
+        return ActionResult(
+            caseId=self._state.case_id, caseVersion=self._state.version, caseState=self._state.plan.state.value,
+            planItemId=decision.plan_item_id, item=views.plan_item(item) if item else None,
+            task=views.task(self._state, item) if item and item.task else None, valid=valid, errors=errors,
+        )
+
+    async def _external_validation(self, cmd: Any) -> list[dict[str, Any]]:
+        model = self._model(cmd.item_id)
+        if not isinstance(model, HumanTask) or model.validator is None:
+            return []
+        try:
+            result: ValidationResult = await workflow.execute_activity(
+                "validate_output",
+                ValidationRequest(case_id=self._state.case_id, item_id=cmd.item_id, url=model.validator.url,
+                                  headers=model.validator.headers, output=cmd.output),
+                result_type=ValidationResult,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(maximum_attempts=3),
+            )
+        except ActivityError as exc:
+            raise ApplicationError(f"the validator could not be reached: {exc.cause}", type="ValidatorUnavailable", non_retryable=True) from None
+        return result.errors if not result.valid else []
+
+    def _model(self, item_id: str) -> Any:
+        item = self._state.items.get(item_id)
+        if item is None:
+            return None
+        return DefIndex.of(self._state.definition).items.get(item.definition_id)
+
+    # ------------------------------------------------------------------ signals
+
+    @workflow.signal(name="claim")
+    def claim(self, cmd: Claim) -> None:
+        self._feed(cmd)
+
+    @workflow.signal(name="revoke")
+    def revoke(self, cmd: Revoke) -> None:
+        self._feed(cmd)
+
+    @workflow.signal(name="delegate")
+    def delegate(self, cmd: Delegate) -> None:
+        self._feed(cmd)
+
+    @workflow.signal(name="complete")
+    def complete(self, cmd: Complete) -> None:
+        self._feed(cmd)
+
+    @workflow.signal(name="plan")
+    def plan(self, cmd: Plan) -> None:
+        self._feed(cmd)
+
+    @workflow.signal(name="child_case_done")
+    def child_case_done(self, cmd: ChildDone) -> None:
+        self._feed(cmd)
+
+    # ------------------------------------------------------------------ queries
+
+    def _visible(self, actor: Actor) -> bool:
+        return access.can_see(self._state, actor)
+
+    @workflow.query
+    def case(self, actor: Actor) -> views.CaseView | None:
+        return views.case(self._state) if self._visible(actor) else None
+
+    @workflow.query
+    def history(self, actor: Actor) -> list[AuditEntry] | None:
+        return list(self._audit) if self._visible(actor) else None
+
+    @workflow.query
+    def discretionary(self, actor: Actor) -> list[views.DiscretionaryItemView] | None:
+        if not self._visible(actor):
+            return None
+        return views.discretionary(self._state, actor, self._state.last_modified)
+
+    # ------------------------------------------------------------------ effects
+
+    def _launch_effects(self) -> None:
+        for item in self._state.items.values():
+            if item.state != ItemState.Active or not item.effect:
+                continue
+            key = (item.id, item.effect_attempt)
+            if key in self._running:
+                continue
+            self._running.add(key)
+            runner = self._run_http if item.effect["kind"] == "http" else self._run_sub_case
+            workflow.create_task(runner(item.id, item.effect_attempt, dict(item.effect)), name=f"effect {item.id}")
+
+    async def _run_http(self, item_id: str, attempt: int, effect: dict[str, Any]) -> None:
+        try:
+            result: HttpResult = await workflow.execute_activity(
+                "http_call",
+                HttpRequest(case_id=self._state.case_id, item_id=item_id, method=effect["method"], url=effect["url"],
+                            json_body=effect["json"], headers=effect["headers"], output=effect["output"]),
+                result_type=HttpResult,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=HTTP_RETRY,
+            )
+            done = ProcessDone(actor=SYSTEM, item_id=item_id, attempt=attempt, ok=True, output=result.output)
+        except ActivityError as exc:
+            cause = exc.cause
+            done = ProcessDone(actor=SYSTEM, item_id=item_id, attempt=attempt, ok=False, error=str(cause or exc))
+        finally:
+            self._running.discard((item_id, attempt))
+        self._feed(done)
+
+    async def _run_sub_case(self, item_id: str, attempt: int, effect: dict[str, Any]) -> None:
+        """Start the sub-case and let it report back by signal: the parent does not hold the
+        child's handle, so the child outlives the parent's continue-as-new."""
+        try:
+            setup: SubCaseSetup = await workflow.execute_activity(
+                "prepare_sub_case",
+                SubCaseRequest(definition_id=effect["definition"], case_id=effect["case_id"]),
+                result_type=SubCaseSetup,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(maximum_attempts=10),
+            )
+            roles = setup.definition.roles
+            problems = check_start(setup.definition, effect["inputs"], [])
+            if problems:
+                raise ValueError("; ".join(f"{p['field']}: {p['message']}" for p in problems))
+            child_input = CaseInput(
+                case_id=effect["case_id"], case_number=setup.case_number, definition=setup.definition,
+                actor=Actor(user_id=self._state.created_by), inputs=effect["inputs"],
+                # the parent's team carries over, with the roles the sub-case's definition knows
+                team=[
+                    TeamMember(userId=m.userId, isOwner=m.isOwner, caseRoles=[r for r in m.caseRoles if r in roles])
+                    for m in self._state.team if m.userId != self._state.created_by
+                ],
+                parent=ParentRef(case_id=self._state.case_id, item_id=item_id),
+                search_attributes=self._input.search_attributes,
+            )
+            await workflow.start_child_workflow(
+                CaseWorkflow.run, child_input, id=effect["case_id"],
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                static_summary=setup.definition.render_title({**effect["inputs"], "caseNumber": setup.case_number, "caseId": effect["case_id"]}),
+            )
+        except WorkflowAlreadyStartedError:
+            return  # started before this run continued as new; it will report back
+        except (ActivityError, ValueError) as exc:
+            self._feed(ChildDone(actor=SYSTEM, item_id=item_id, state=f"not started: {getattr(exc, 'cause', None) or exc}"))
+        finally:
+            self._running.discard((item_id, attempt))
+
+    async def _notify_parent(self) -> None:
+        parent = self._state.parent
+        assert parent is not None
+        handle = workflow.get_external_workflow_handle(parent.case_id)
+        await handle.signal(
+            CaseWorkflow.child_case_done,
+            ChildDone(actor=SYSTEM, item_id=parent.item_id, state=self._state.plan.state.value, data=self._state.data),
+        )
+
+    # ------------------------------------------------------------------ time
+
+    def _deadlines(self) -> list[tuple[datetime, Any]]:
+        out: list[tuple[datetime, Any]] = []
+        for item in self._state.items.values():
+            if item.state == ItemState.Available and item.fires_at:
+                out.append((item.fires_at, TimerFired(actor=SYSTEM, item_id=item.id)))
+            if item.state == ItemState.Active and item.task and item.task.due and not item.task.overdue:
+                out.append((item.task.due, TaskDue(actor=SYSTEM, item_id=item.id)))
+        return out
+
+    def _next_deadline(self) -> datetime | None:
+        return min((at for at, _ in self._deadlines()), default=None)
+
+    def _fire_due(self) -> None:
+        now = workflow.now()
+        for at, cmd in sorted(self._deadlines(), key=lambda d: d[0]):
+            if at <= now:
+                self._feed(cmd)
+
+    # ------------------------------------------------------------------ the Temporal UI
+
+    def _publish(self) -> None:
+        state = self._state
+        open_tasks = [i for i in state.items.values() if i.task and i.state == ItemState.Active]
+        lines = [f"**{state.title}** — {state.plan.state.value}", ""]
+        if open_tasks:
+            lines += ["| task | state | assignee | due |", "|---|---|---|---|"]
+            for i in open_tasks:
+                t = i.task
+                assert t is not None
+                lines.append(f"| {i.name} | {t.task_state.value} | {t.assignee or '—'} | {t.due.isoformat() if t.due else '—'} |")
+        workflow.set_current_details("\n".join(lines))
+        if not self._input.search_attributes:
+            return
+        dues = [i.task.due for i in open_tasks if i.task and i.task.due]
+        values: dict[str, Any] = {
+            sa.CASE_STATUS.name: state.plan.state.value,
+            sa.CASE_NUMBER.name: state.case_number,
+            sa.CASE_DEFINITION.name: state.definition.id,
+            sa.CASE_ASSIGNEES.name: sorted({i.task.assignee for i in open_tasks if i.task and i.task.assignee}),
+            sa.CASE_CANDIDATES.name: sorted(self._candidates(open_tasks)),
+            sa.CASE_OPEN_TASKS.name: sorted({i.name for i in open_tasks}),
+            sa.CASE_DUE_TIME.name: min(dues) if dues else None,
+        }
+        if values == self._published:
+            return
+        keys = {k.name: k for k in sa.ALL}
+        updates = [
+            keys[name].value_set(value) if value not in (None, []) else keys[name].value_unset()
+            for name, value in values.items()
+            if self._published.get(name, object()) != value
+        ]
+        workflow.upsert_search_attributes(updates)
+        self._published = values
+
+    def _candidates(self, open_tasks: list[Any]) -> set[str]:
+        """Roles and groups that may claim the unassigned open tasks: who to show them to."""
+        out: set[str] = set()
+        index = None
+        for i in open_tasks:
+            if i.task.assignee:
+                continue
+            if index is None:
+                index = DefIndex.of(self._state.definition)
+            model = index.items.get(i.definition_id)
+            if isinstance(model, HumanTask) and model.role:
+                spec = self._state.definition.roles.get(model.role)
+                out.add(f"role:{model.role}")
+                if spec:
+                    out.update(f"group:{g}" for g in spec.groups)
+                    out.update(f"user:{u}" for u in spec.users)
+        return out
