@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     definitions: Path = Path("examples/definitions")
     oidc_issuer: str | None = None
     oidc_jwks_url: str | None = None
+    # How long the gateway waits for a case to answer an action before saying "retry with
+    # the same Idempotency-Key" (the action may still be applied when a worker comes back).
+    action_timeout_seconds: float = Field(default=15.0, gt=0)
     # Lifetime of tokens issued by the local token endpoint.
     token_ttl_seconds: int = Field(default=3600, ge=60)
 

@@ -289,6 +289,10 @@ class CaseWorkflow:
         return list(self._audit) if self._visible(actor) else None
 
     @workflow.query
+    def tasks(self, actor: Actor) -> list[views.TaskView] | None:
+        return views.tasks(self._state) if self._visible(actor) else None
+
+    @workflow.query
     def discretionary(self, actor: Actor) -> list[views.DiscretionaryItemView] | None:
         if not self._visible(actor):
             return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from workflows.actor import Actor
-from workflows.definition import HumanTask, UserEvent
+from workflows.definition import Definition, HumanTask, UserEvent
 from workflows.engine.state import CaseState, TeamMember
 
 ALL_CASES = "PM_ALLCASES"
@@ -79,3 +79,9 @@ def may_raise(state: CaseState, actor: Actor, event: UserEvent) -> bool:
     if event.roles:
         return holds_any(state, actor, event.roles) or can_manage(state, actor)
     return member(state, actor.user_id) is not None or can_manage(state, actor)
+
+
+def may_start(definition: Definition, actor: Actor) -> bool:
+    """`startedBy` names users or groups; an empty list lets anyone authenticated start."""
+    names = definition.startedBy
+    return not names or actor.is_named_by(names) or actor.in_any_group(names)

@@ -1,0 +1,126 @@
+"""The gateway's app factory: wiring, error rendering, start-up deploys.
+
+`uvicorn api.app:create_app --factory` runs it; tests build it with their own settings.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from api import native
+from api.auth import TokenService, token_router
+from api.errors import ApiError
+from api.service import CaseService
+from settings import Settings, get_settings
+from store.db import Database
+from store.directory import Directory
+
+log = logging.getLogger("casework.gateway")
+PROBLEM = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str = "", *, type_: str = "about:blank", extra: dict[str, Any] | None = None,
+            headers: dict[str, str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"type": type_, "title": title, "status": status, "detail": detail}
+    body.update(extra or {})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+async def deploy_folder(svc: CaseService, folder: Path) -> list[str]:
+    """Deploy every definition in the folder, referenced sub-case definitions first.
+
+    A file that does not validate stops the start: a gateway that silently skipped it would
+    leave cases unstartable with no one told why.
+    """
+    pending: dict[Path, Any] = {}
+    for path in sorted(list(folder.glob("*.yaml")) + list(folder.glob("*.yml")) + list(folder.glob("*.json"))):
+        pending[path] = svc.parse_document(path.read_text(encoding="utf-8"))
+    deployed: list[str] = []
+    while pending:
+        progress = False
+        for path, raw in list(pending.items()):
+            try:
+                definition, version, created = await svc.deploy(raw, "system")
+            except ApiError as exc:
+                missing_subcase = "no deployed definition" in exc.detail
+                if missing_subcase and len(pending) > 1:
+                    continue  # its sub-case definition is later in the folder
+                raise RuntimeError(f"{path}: {exc.detail}") from None
+            deployed.append(f"{definition.id}@{version}" + ("" if created else " (unchanged)"))
+            del pending[path]
+            progress = True
+        if not progress:
+            names = ", ".join(str(p) for p in pending)
+            raise RuntimeError(f"these definitions reference sub-case definitions that are not deployed: {names}")
+    return deployed
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.read_model_url)
+        await db.init()
+        directory = Directory.load(settings.directory)
+        client = await Client.connect(
+            settings.temporal_target, namespace=settings.namespace, data_converter=pydantic_data_converter
+        )
+        svc = CaseService(settings, client, db, directory)
+        app.state.settings = settings
+        app.state.directory = directory
+        app.state.tokens = TokenService(settings, directory)
+        app.state.service = svc
+        if settings.definitions.is_dir():
+            for line in await deploy_folder(svc, settings.definitions):
+                log.info("definition %s", line)
+        try:
+            yield
+        finally:
+            await db.close()
+
+    app = FastAPI(
+        title="Casework",
+        version="0.1.0",
+        description="Durable case management on Temporal: the native API (CaseFabric style).",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return problem(exc.status, exc.title, exc.detail, type_=exc.type, extra=exc.extra, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # Never echo what was sent: an input may be a header value or a credential.
+        errors = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        return problem(422, "Unprocessable Content", "the request is not valid", extra={"errors": errors})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        titles = {404: "Not Found", 405: "Method Not Allowed"}
+        return problem(exc.status_code, titles.get(exc.status_code, "Error"), "no such resource" if exc.status_code == 404 else "")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return problem(500, "Internal Server Error", "the gateway failed; nothing was changed by this request")
+
+    @app.get("/health", tags=["operations"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(token_router)
+    app.include_router(native.router)
+    return app

@@ -1,0 +1,313 @@
+"""The native face (DESIGN.md section 8), in the style of CaseFabric: paths and field names only;
+meaning lives in the service layer and the engine."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
+from pydantic import BaseModel, Field
+
+from api.auth import current_actor
+from api.errors import bad_request, not_found
+from api.service import CaseService
+from workflows.definition import SLUG
+from workflows.public import (
+    Actor,
+    Assign,
+    AuditEntry,
+    CaseView,
+    Claim,
+    Complete,
+    Definition,
+    Delegate,
+    DiscretionaryItemView,
+    MergeFile,
+    Plan,
+    PlanItemView,
+    Revoke,
+    Save,
+    TaskView,
+    TeamAdd,
+    TeamMember,
+    TeamRemove,
+    Transition,
+    Validate,
+)
+
+router = APIRouter(tags=["native"])
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", max_length=200, pattern=r"^[\x21-\x7e]+$",
+           description="The same key sent again has one effect and gets the same answer."),
+]
+Output = Annotated[dict[str, Any], Body(description="The task's output fields.")]
+
+
+def service(request: Request) -> CaseService:
+    return request.app.state.service
+
+
+Service = Annotated[CaseService, Depends(service)]
+
+
+# ------------------------------------------------------------------ bodies and answers
+
+
+class DeployResponse(BaseModel):
+    id: str
+    version: int
+
+
+class DefinitionSummary(BaseModel):
+    id: str
+    name: str
+    category: str
+    description: str
+    version: int
+
+
+class TeamBody(BaseModel):
+    users: list[TeamMember] = Field(default_factory=list)
+
+
+class StartCaseBody(BaseModel):
+    definition: str = Field(description="'<id>' for the latest version or '<id>@<version>'")
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    caseTeam: TeamBody | None = None
+    caseInstanceId: str | None = Field(default=None, pattern=SLUG)
+
+
+class StartCaseResponse(BaseModel):
+    caseInstanceId: str
+    caseNumber: int
+    name: str
+
+
+class DiscretionaryItems(BaseModel):
+    caseInstanceId: str
+    name: str
+    discretionaryItems: list[DiscretionaryItemView]
+
+
+class PlanBody(BaseModel):
+    name: str | None = None
+    definitionId: str | None = None
+    parentId: str | None = None
+
+
+class PlanResponse(BaseModel):
+    planItemId: str
+
+
+class AssigneeBody(BaseModel):
+    assignee: str = Field(min_length=1, max_length=200)
+
+
+class ValidationAnswer(BaseModel):
+    valid: bool
+    errors: list[dict[str, Any]]
+
+
+# ------------------------------------------------------------------ definitions
+
+_DEFINITION_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "A case definition (DESIGN.md section 3) as YAML or JSON.",
+        "content": {
+            "application/yaml": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"$ref": "#/components/schemas/Definition"}},
+        },
+    }
+}
+
+
+@router.post("/definitions", status_code=201, response_model=DeployResponse, openapi_extra=_DEFINITION_BODY)
+async def deploy_definition(request: Request, actor: CurrentActor, svc: Service) -> DeployResponse:
+    raw_bytes = await request.body()
+    if len(raw_bytes) > 1_000_000:
+        raise bad_request("a definition is at most 1 MB")
+    try:
+        text = raw_bytes.decode("utf-8")
+    except UnicodeDecodeError:
+        raise bad_request("the body is not UTF-8 text") from None
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "application/json":
+        try:
+            raw = json.loads(text)
+        except ValueError:
+            raise bad_request("the body is not valid JSON") from None
+    else:
+        raw = svc.parse_document(text)
+    definition, version, _ = await svc.deploy_as(actor, raw)
+    return DeployResponse(id=definition.id, version=version)
+
+
+@router.get("/definitions", response_model=list[DefinitionSummary])
+async def list_definitions(actor: CurrentActor, svc: Service) -> list[DefinitionSummary]:
+    return [
+        DefinitionSummary(id=d.id, name=d.name, category=d.category, description=d.description, version=d.version)
+        for d in await svc.definitions()
+    ]
+
+
+@router.get("/definitions/{definitionId}", response_model=Definition, response_model_by_alias=True)
+async def get_definition(definitionId: str, actor: CurrentActor, svc: Service) -> Definition:
+    return await svc.definition(definitionId)
+
+
+# ------------------------------------------------------------------ cases
+
+CaseId = Annotated[str, Path(max_length=200)]
+
+
+@router.post("/cases", status_code=201, response_model=StartCaseResponse)
+async def start_case(body: StartCaseBody, actor: CurrentActor, svc: Service, key: IdempotencyKey = None) -> StartCaseResponse:
+    started = await svc.start_case(
+        actor, body.definition, body.inputs, body.caseTeam.users if body.caseTeam else [], body.caseInstanceId, key
+    )
+    return StartCaseResponse(caseInstanceId=started.case_id, caseNumber=started.case_number, name=started.name)
+
+
+@router.get("/cases/{caseId}", response_model=CaseView)
+async def get_case(caseId: CaseId, actor: CurrentActor, svc: Service) -> CaseView:
+    return await svc.case(caseId, actor)
+
+
+@router.get("/cases/{caseId}/planitems", response_model=list[PlanItemView])
+async def get_plan_items(caseId: CaseId, actor: CurrentActor, svc: Service) -> list[PlanItemView]:
+    return (await svc.case(caseId, actor)).planitems
+
+
+@router.post("/cases/{caseId}/planitems/{planItemId}/{transition}", response_model=PlanItemView)
+async def transition_plan_item(
+    caseId: CaseId, planItemId: str, transition: str, actor: CurrentActor, svc: Service, key: IdempotencyKey = None
+) -> PlanItemView:
+    result = await svc.act(caseId, actor, Transition(actor=actor, item_id=planItemId, transition=transition), key)
+    assert result.item is not None
+    return result.item
+
+
+@router.get("/cases/{caseId}/discretionaryitems", response_model=DiscretionaryItems)
+async def get_discretionary_items(caseId: CaseId, actor: CurrentActor, svc: Service) -> DiscretionaryItems:
+    items = await svc.discretionary(caseId, actor)
+    view = await svc.case(caseId, actor)
+    return DiscretionaryItems(caseInstanceId=caseId, name=view.name, discretionaryItems=items)
+
+
+@router.post("/cases/{caseId}/discretionaryitems/plan", response_model=PlanResponse)
+async def plan_discretionary_item(
+    caseId: CaseId, body: PlanBody, actor: CurrentActor, svc: Service, key: IdempotencyKey = None
+) -> PlanResponse:
+    if not body.definitionId and not body.name:
+        raise bad_request("name the discretionary item by definitionId or name")
+    cmd = Plan(actor=actor, definition_id=body.definitionId or "", parent_id=body.parentId, name=body.name)
+    result = await svc.act(caseId, actor, cmd, key)
+    assert result.planItemId is not None
+    return PlanResponse(planItemId=result.planItemId)
+
+
+@router.get("/cases/{caseId}/caseteam", response_model=TeamBody)
+async def get_case_team(caseId: CaseId, actor: CurrentActor, svc: Service) -> TeamBody:
+    return TeamBody(users=(await svc.case(caseId, actor)).team.users)
+
+
+@router.post("/cases/{caseId}/caseteam/users", response_model=TeamBody)
+async def add_team_member(caseId: CaseId, body: TeamMember, actor: CurrentActor, svc: Service, key: IdempotencyKey = None) -> TeamBody:
+    svc.user(body.userId, "userId")
+    await svc.act(caseId, actor, TeamAdd(actor=actor, member=body), key)
+    return TeamBody(users=(await svc.case(caseId, actor)).team.users)
+
+
+@router.delete("/cases/{caseId}/caseteam/users/{userId}", response_model=TeamBody)
+async def remove_team_member(caseId: CaseId, userId: str, actor: CurrentActor, svc: Service, key: IdempotencyKey = None) -> TeamBody:
+    await svc.act(caseId, actor, TeamRemove(actor=actor, user_id=userId), key)
+    return TeamBody(users=(await svc.case(caseId, actor)).team.users)
+
+
+@router.get("/cases/{caseId}/casefile", response_model=dict[str, Any])
+async def get_case_file(caseId: CaseId, actor: CurrentActor, svc: Service) -> dict[str, Any]:
+    return (await svc.case(caseId, actor)).file
+
+
+@router.put("/cases/{caseId}/casefile", response_model=dict[str, Any])
+async def merge_case_file(caseId: CaseId, body: Output, actor: CurrentActor, svc: Service, key: IdempotencyKey = None) -> dict[str, Any]:
+    await svc.act(caseId, actor, MergeFile(actor=actor, data=body), key)
+    return (await svc.case(caseId, actor)).file
+
+
+@router.get("/cases/{caseId}/history", response_model=list[AuditEntry])
+async def get_history(caseId: CaseId, actor: CurrentActor, svc: Service) -> list[AuditEntry]:
+    return await svc.history(caseId, actor)
+
+
+# ------------------------------------------------------------------ tasks
+
+
+@router.get("/tasks/case/{caseId}", response_model=list[TaskView])
+async def get_case_tasks(caseId: CaseId, actor: CurrentActor, svc: Service) -> list[TaskView]:
+    return await svc.tasks(caseId, actor)
+
+
+@router.get("/tasks/{taskId}", response_model=TaskView)
+async def get_task(taskId: str, actor: CurrentActor, svc: Service) -> TaskView:
+    return await svc.task(taskId, actor)
+
+
+async def _task_action(svc: CaseService, task_id: str, actor: Actor, command: Any, key: str | None) -> TaskView:
+    case_id, _ = svc.split_task(task_id)
+    result = await svc.act(case_id, actor, command, key)
+    if result.task is None:
+        raise not_found(f"no task '{task_id}'")
+    return result.task
+
+
+@router.put("/tasks/{taskId}/claim", response_model=TaskView)
+async def claim_task(taskId: str, actor: CurrentActor, svc: Service, key: IdempotencyKey = None) -> TaskView:
+    return await _task_action(svc, taskId, actor, Claim(actor=actor, item_id=svc.split_task(taskId)[1]), key)
+
+
+@router.put("/tasks/{taskId}/revoke", response_model=TaskView)
+async def revoke_task(taskId: str, actor: CurrentActor, svc: Service, key: IdempotencyKey = None) -> TaskView:
+    return await _task_action(svc, taskId, actor, Revoke(actor=actor, item_id=svc.split_task(taskId)[1]), key)
+
+
+@router.put("/tasks/{taskId}/assign", response_model=TaskView)
+async def assign_task(taskId: str, body: AssigneeBody, actor: CurrentActor, svc: Service, key: IdempotencyKey = None) -> TaskView:
+    cmd = Assign(actor=actor, item_id=svc.split_task(taskId)[1], assignee=svc.user(body.assignee))
+    return await _task_action(svc, taskId, actor, cmd, key)
+
+
+@router.put("/tasks/{taskId}/delegate", response_model=TaskView)
+async def delegate_task(taskId: str, body: AssigneeBody, actor: CurrentActor, svc: Service, key: IdempotencyKey = None) -> TaskView:
+    cmd = Delegate(actor=actor, item_id=svc.split_task(taskId)[1], assignee=svc.user(body.assignee))
+    return await _task_action(svc, taskId, actor, cmd, key)
+
+
+@router.post("/tasks/{taskId}/complete", response_model=TaskView)
+async def complete_task(
+    taskId: str,
+    actor: CurrentActor,
+    svc: Service,
+    body: Output = None,  # type: ignore[assignment]
+    next: Annotated[str | None, Query(description="SELECT routes: the plan item to go to next")] = None,
+    key: IdempotencyKey = None,
+) -> TaskView:
+    cmd = Complete(actor=actor, item_id=svc.split_task(taskId)[1], output=body or {}, next=next)
+    return await _task_action(svc, taskId, actor, cmd, key)
+
+
+@router.put("/tasks/{taskId}", response_model=TaskView)
+async def save_task(taskId: str, body: Output, actor: CurrentActor, svc: Service, key: IdempotencyKey = None) -> TaskView:
+    return await _task_action(svc, taskId, actor, Save(actor=actor, item_id=svc.split_task(taskId)[1], output=body), key)
+
+
+@router.post("/tasks/{taskId}/validate", response_model=ValidationAnswer)
+async def validate_task(taskId: str, body: Output, actor: CurrentActor, svc: Service) -> ValidationAnswer:
+    case_id, item_id = svc.split_task(taskId)
+    result = await svc.act(case_id, actor, Validate(actor=actor, item_id=item_id, output=body), None)
+    return ValidationAnswer(valid=bool(result.valid), errors=result.errors)

@@ -1,0 +1,285 @@
+"""The service layer the faces share: deploy definitions, start cases, send actions, read a
+case, and map what Temporal and the engine answer to `ApiError`s (DESIGN.md sections 2, 4).
+
+A face differs from another only in paths, field names and error envelopes; every decision
+about what a request means is made here or in the engine.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.errors import ApiError, bad_request, conflict, forbidden, not_found, unprocessable
+from settings import Settings
+from store import case_numbers, definitions
+from store.db import Database
+from store.directory import Directory
+from workflows.public import (
+    ActionRequest,
+    ActionResult,
+    Actor,
+    AuditEntry,
+    CaseInput,
+    CaseView,
+    CaseWorkflow,
+    Definition,
+    DiscretionaryItemView,
+    TaskView,
+    TeamMember,
+    check_start,
+    load_document,
+    may_start,
+    parse_definition,
+    split_task_id,
+    validate_definition,
+)
+
+DEPLOY_PERMISSION = "PM_FACTORY"
+_STATUS = {"NotFound": 404, "Forbidden": 403, "Conflict": 409, "Invalid": 422, "BadRequest": 400}
+T = TypeVar("T")
+
+
+@dataclass
+class Started:
+    case_id: str
+    case_number: int
+    name: str
+    created: bool
+
+
+def definition_problems(raw: Any) -> tuple[Definition | None, list[dict[str, str]]]:
+    """Shape errors from pydantic and meaning errors from the validator, each with its path."""
+    if not isinstance(raw, dict):
+        return None, [{"path": "", "message": "a definition is a mapping (YAML or JSON object)"}]
+    try:
+        definition = parse_definition(raw)
+    except ValidationError as exc:
+        return None, [{"path": _path(e["loc"]), "message": e["msg"]} for e in exc.errors(include_input=False)]
+    return definition, []
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("humanTask", "processTask", "caseTask", "stage", "milestone", "timer", "userEvent"):
+            continue  # pydantic's name for the union member, not part of the document
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+class CaseService:
+    def __init__(self, settings: Settings, client: Client, db: Database, directory: Directory) -> None:
+        self.settings = settings
+        self.client = client
+        self.db = db
+        self.directory = directory
+
+    # ------------------------------------------------------------------ definitions
+
+    async def deploy(self, raw: Any, deployed_by: str) -> tuple[Definition, int, bool]:
+        definition, problems = definition_problems(raw)
+        if definition is not None:
+            known = {r.id for r in await definitions.list_latest(self.db)}
+            problems = [{"path": p.path, "message": p.message} for p in validate_definition(definition, known)]
+        if problems or definition is None:
+            detail = "; ".join(f"{p['path']}: {p['message']}" for p in problems[:5])
+            raise unprocessable(f"the definition is not valid: {detail}", problems)
+        body = definition.model_dump(mode="json", by_alias=True, exclude={"version"})
+        version, created = await definitions.deploy(
+            self.db, definition.id, definition.name, definition.category, body, deployed_by
+        )
+        return definition.model_copy(update={"version": version}), version, created
+
+    async def deploy_as(self, actor: Actor, raw: Any) -> tuple[Definition, int, bool]:
+        if DEPLOY_PERMISSION not in actor.permissions:
+            raise forbidden(f"deploying definitions needs the permission {DEPLOY_PERMISSION}")
+        return await self.deploy(raw, actor.user_id)
+
+    @staticmethod
+    def parse_document(text: str) -> Any:
+        try:
+            return load_document(text)
+        except Exception as exc:  # yaml.YAMLError and friends: say where, never echo the body
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise bad_request(f"the body is not valid YAML or JSON{where}") from None
+
+    async def definition(self, ref: str) -> Definition:
+        """`id` (the latest version) or `id@version`."""
+        definition_id, _, version = ref.partition("@")
+        if version and not version.isdigit():
+            raise unprocessable(f"'{ref}' is not a definition reference: use <id> or <id>@<version>")
+        record = await definitions.get(self.db, definition_id, int(version) if version else None)
+        if record is None:
+            raise not_found(f"no definition '{ref}'")
+        return Definition.model_validate({**record.body, "version": record.version})
+
+    async def definitions(self) -> list[Definition]:
+        return [Definition.model_validate({**r.body, "version": r.version}) for r in await definitions.list_latest(self.db)]
+
+    # ------------------------------------------------------------------ directory
+
+    def user(self, user_id: str, field: str = "assignee") -> Actor:
+        found = self.directory.find(user_id)
+        if found is None:
+            raise unprocessable(f"no user '{user_id}'", [{"field": field, "message": "unknown user"}])
+        return found.to_actor()
+
+    # ------------------------------------------------------------------ cases
+
+    async def start_case(
+        self,
+        actor: Actor,
+        ref: str,
+        inputs: dict[str, Any],
+        team: list[TeamMember],
+        case_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Started:
+        try:
+            definition = await self.definition(ref)
+        except ApiError as exc:
+            if exc.status == 404:
+                raise unprocessable(f"unknown definition '{ref}'", [{"field": "definition", "message": "not deployed"}]) from None
+            raise
+        if not may_start(definition, actor):
+            raise forbidden(f"you may not start cases of '{definition.id}'")
+        for i, member in enumerate(team):
+            self.user(member.userId, f"caseTeam.users[{i}].userId")
+        problems = check_start(definition, inputs, team)
+        if problems:
+            raise unprocessable("the case cannot start with these inputs", problems)
+        derived = case_id is None and idempotency_key is not None
+        if case_id is None:
+            # A retried start with the same key lands on the same case id, so it starts once.
+            case_id = uuid.uuid5(uuid.NAMESPACE_URL, f"casework:{actor.user_id}:{idempotency_key}").hex if derived else uuid.uuid4().hex
+        number = await case_numbers.allocate(self.db, case_id)
+        title = definition.render_title({**inputs, "caseNumber": number, "caseId": case_id})
+        try:
+            await self.client.start_workflow(
+                CaseWorkflow.run,
+                CaseInput(case_id=case_id, case_number=number, definition=definition, actor=actor, inputs=inputs, team=team),
+                id=case_id,
+                task_queue=self.settings.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                static_summary=title,
+                static_details=f"{definition.name} ({definition.id} v{definition.version})",
+            )
+        except WorkflowAlreadyStartedError:
+            if not derived:
+                raise conflict(f"case '{case_id}' already exists") from None
+            view = await self.case(case_id, actor)
+            return Started(case_id, view.caseNumber, view.name, created=False)
+        except RPCError as exc:
+            raise self._rpc_error(exc, case_id) from None
+        return Started(case_id, number, title, created=True)
+
+    def _handle(self, case_id: str) -> WorkflowHandle[Any, Any]:
+        return self.client.get_workflow_handle(case_id)
+
+    async def act(self, case_id: str, actor: Actor, command: Any, idempotency_key: str | None) -> ActionResult:
+        key = idempotency_key or uuid.uuid4().hex
+        try:
+            return await self._handle(case_id).execute_update(
+                CaseWorkflow.act,
+                ActionRequest(command=command),
+                id=key,
+                result_type=ActionResult,
+                rpc_timeout=timedelta(seconds=self.settings.action_timeout_seconds),
+            )
+        except WorkflowUpdateFailedError as exc:
+            raise self._domain_error(exc.cause) from None
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            raise ApiError(
+                504, "Gateway Timeout",
+                "the case did not answer in time; the action may still be applied: retry with the same Idempotency-Key",
+                headers={"Retry-After": "2"},
+            ) from None
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND and "completed" in exc.message.lower():
+                await self.case(case_id, actor)  # 404 when the caller may not see it
+                raise conflict(f"case '{case_id}' is closed") from None
+            raise self._rpc_error(exc, case_id) from None
+
+    async def _query(self, case_id: str, query: Any, actor: Actor) -> Any:
+        try:
+            result = await self._handle(case_id).query(
+                query, actor, rpc_timeout=timedelta(seconds=self.settings.action_timeout_seconds)
+            )
+        except RPCError as exc:
+            raise self._rpc_error(exc, case_id) from None
+        except (WorkflowQueryFailedError, WorkflowQueryRejectedError):
+            raise ApiError(500, "Internal Server Error", f"case '{case_id}' could not be read") from None
+        if result is None:
+            raise not_found(f"no case '{case_id}'")
+        return result
+
+    async def case(self, case_id: str, actor: Actor) -> CaseView:
+        return await self._query(case_id, CaseWorkflow.case, actor)
+
+    async def tasks(self, case_id: str, actor: Actor) -> list[TaskView]:
+        return await self._query(case_id, CaseWorkflow.tasks, actor)
+
+    async def history(self, case_id: str, actor: Actor) -> list[AuditEntry]:
+        return await self._query(case_id, CaseWorkflow.history, actor)
+
+    async def discretionary(self, case_id: str, actor: Actor) -> list[DiscretionaryItemView]:
+        return await self._query(case_id, CaseWorkflow.discretionary, actor)
+
+    async def task(self, task_id: str, actor: Actor) -> TaskView:
+        case_id, item_id = self.split_task(task_id)
+        for task in await self.tasks(case_id, actor):
+            if task.planItemId == item_id:
+                return task
+        raise not_found(f"no task '{task_id}'")
+
+    @staticmethod
+    def split_task(task_id: str) -> tuple[str, str]:
+        parts = split_task_id(task_id)
+        if parts is None:
+            raise not_found(f"no task '{task_id}'")
+        return parts
+
+    # ------------------------------------------------------------------ errors
+
+    @staticmethod
+    def _domain_error(cause: BaseException | None) -> ApiError:
+        if isinstance(cause, ApplicationError):
+            status = _STATUS.get(cause.type or "", 500)
+            details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+            errors = details.get("errors") or None
+            if status == 500:
+                return ApiError(500, "Internal Server Error", "the case could not process this action; it is unchanged")
+            return ApiError(status, {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict", 422: "Unprocessable Content"}[status],
+                            cause.message, extra={"errors": errors} if errors else None)
+        return ApiError(500, "Internal Server Error", "the case could not process this action; it is unchanged")
+
+    @staticmethod
+    def _rpc_error(exc: RPCError, case_id: str) -> ApiError:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return not_found(f"no case '{case_id}'")
+        if exc.status == RPCStatusCode.RESOURCE_EXHAUSTED:
+            return ApiError(429, "Too Many Requests", "the case is busy; retry shortly", headers={"Retry-After": "1"})
+        if exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE, RPCStatusCode.CANCELLED):
+            return ApiError(503, "Service Unavailable", "the case engine did not answer; retry shortly", headers={"Retry-After": "2"})
+        return ApiError(502, "Bad Gateway", "the case engine refused the request")
