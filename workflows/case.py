@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.messages import HttpRequest, HttpResult, SubCaseRequest, SubCaseSetup, ValidationRequest, ValidationResult
     from workflows import search_attributes as sa
     from workflows.actor import SYSTEM, Actor
-    from workflows.definition import Definition, HumanTask
+    from workflows.definition import Definition, HumanTask, render_template
     from workflows.engine import access, views
     from workflows.engine.commands import ChildDone, Claim, Command, Complete, Delegate, Plan, ProcessDone, Revoke, TaskDue, TimerFired
     from workflows.engine.decide import Decision, check_start, decide, start
@@ -233,7 +233,8 @@ class CaseWorkflow:
         try:
             result: ValidationResult = await workflow.execute_activity(
                 "validate_output",
-                ValidationRequest(case_id=self._state.case_id, item_id=cmd.item_id, url=model.validator.url,
+                ValidationRequest(case_id=self._state.case_id, item_id=cmd.item_id,
+                                  url=render_template(model.validator.url, {**self._state.data, "caseId": self._state.case_id}),
                                   headers=model.validator.headers, output=cmd.output),
                 result_type=ValidationResult,
                 start_to_close_timeout=timedelta(seconds=30),
@@ -309,7 +310,8 @@ class CaseWorkflow:
                 continue
             self._running.add(key)
             runner = self._run_http if item.effect["kind"] == "http" else self._run_sub_case
-            workflow.create_task(runner(item.id, item.effect_attempt, dict(item.effect)), name=f"effect {item.id}")
+            # asyncio tasks are deterministic inside the workflow event loop
+            asyncio.create_task(runner(item.id, item.effect_attempt, dict(item.effect)), name=f"effect {item.id}")
 
     async def _run_http(self, item_id: str, attempt: int, effect: dict[str, Any]) -> None:
         try:

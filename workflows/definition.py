@@ -234,8 +234,14 @@ def render_template(template: str, data: dict[str, Any]) -> str:
     return _PLACEHOLDER.sub(sub, template)
 
 
+# Weeks, days, hours, minutes, seconds: months and years have no fixed length.
+_ISO_DURATION = re.compile(r"^P(?=\d|T\d)(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
+
+
 def duration(text: str) -> timedelta:
-    """An ISO 8601 duration such as P2D or PT4H (no months or years: they have no fixed length)."""
+    """An ISO 8601 duration such as P2D or PT4H; raises ValueError for anything else."""
+    if not _ISO_DURATION.match(text):
+        raise ValueError(f"'{text}' is not an ISO 8601 duration in weeks, days, hours, minutes or seconds")
     return _DURATION.validate_python(text)
 
 
@@ -420,7 +426,7 @@ def validate_definition(definition: Definition, known_definitions: set[str] | No
                 try:
                     duration(item.due)
                 except Exception:
-                    problems.append(Problem(path=f"{path}.due", message=f"'{item.due}' is not an ISO 8601 duration in days, hours, minutes or seconds"))
+                    problems.append(Problem(path=f"{path}.due", message=f"'{item.due}' is not an ISO 8601 duration in weeks, days, hours, minutes or seconds"))
             for key, expr in item.input.items():
                 _check_cel(expr, f"{path}.input.{key}", problems)
             if item.assignment.rule in (AssignmentRule.EVALUATE, AssignmentRule.SELF_SERVICE_EVALUATE) and not item.assignment.variable:
@@ -433,13 +439,15 @@ def validate_definition(definition: Definition, known_definitions: set[str] | No
         if isinstance(item, CaseTask):
             if known_definitions is not None and item.definition not in known_definitions and item.definition != definition.id:
                 problems.append(Problem(path=f"{path}.definition", message=f"no deployed definition '{item.definition}'"))
-            for key, expr in {**item.inputs, **item.output}.items():
+            for key, expr in item.inputs.items():
                 _check_cel(expr, f"{path}.inputs.{key}", problems)
+            for key, expr in item.output.items():
+                _check_cel(expr, f"{path}.output.{key}", problems)
         if isinstance(item, Timer):
             try:
                 duration(item.after)
             except Exception:
-                problems.append(Problem(path=f"{path}.after", message=f"'{item.after}' is not an ISO 8601 duration in days, hours, minutes or seconds"))
+                problems.append(Problem(path=f"{path}.after", message=f"'{item.after}' is not an ISO 8601 duration in weeks, days, hours, minutes or seconds"))
         if isinstance(item, UserEvent):
             for k, role in enumerate(item.roles):
                 role_ref(role, f"{path}.roles[{k}]")

@@ -320,7 +320,8 @@ BROKEN = [
     ("expense-claim", "plan.items[2].exit[0].if", "accepted <=", "plan.items[2].exit[0].if: bad CEL"),
     ("expense-claim", "plan.items[4].entry[0].on[0]", "pay.occur", "plan.items[4].entry[0].on[0]: 'occur' is not a transition of processTask 'pay'"),
     ("employee-onboarding", "plan.items[3].items[3].items[0].route.to[0].task", "file-reviews", "plan.items[3].items[3].items[0].route.to[0].task: no item 'file-reviews'"),
-    ("employee-onboarding", "plan.items[3].items[2].after", "P30", "plan.items[3].items[2].after: 'P30' is not an ISO 8601 duration in days, hours, minutes or seconds"),
+    ("employee-onboarding", "plan.items[3].items[2].after", "P30", "plan.items[3].items[2].after: 'P30' is not an ISO 8601 duration in weeks, days, hours, minutes or seconds"),
+    ("employee-onboarding", "plan.items[3].items[2].after", "P1M", "plan.items[3].items[2].after: 'P1M' is not an ISO 8601 duration in weeks, days, hours, minutes or seconds"),
     ("employee-onboarding", "plan.planning[0].definition", "expense-claims", "plan.planning[0].definition: no deployed definition 'expense-claims'"),
     ("employee-onboarding", "plan.items[2].items[0].assignment", {"rule": "EVALUATE"}, "plan.items[2].items[0].assignment.variable: rule EVALUATE needs a variable"),
 ]

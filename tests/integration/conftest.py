@@ -1,0 +1,128 @@
+"""A worker on its own task queue and store, and a local HTTP service for process tasks."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from settings import Settings
+from store import definitions as stored
+from store.db import Database
+from worker import build_worker
+from workflows.actor import Actor
+from workflows.case import ActionRequest, ActionResult, CaseInput, CaseWorkflow
+from workflows.definition import Definition, load_document, parse_definition
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "definitions"
+
+
+def load(path_or_text: str | Path) -> Definition:
+    text = Path(path_or_text).read_text() if isinstance(path_or_text, Path) else path_or_text
+    return parse_definition(load_document(text))
+
+
+@dataclass
+class Cases:
+    client: Client
+    queue: str
+    db: Database
+    search_attributes: bool = True
+
+    async def deploy(self, definition: Definition) -> Definition:
+        body = definition.model_dump(mode="json", by_alias=True, exclude={"version"})
+        version, _ = await stored.deploy(self.db, definition.id, definition.name, definition.category, body, "test")
+        return definition.model_copy(update={"version": version})
+
+    async def start(self, definition: Definition, actor: Actor, inputs: dict[str, Any] | None = None, **kw: Any) -> WorkflowHandle:
+        case_id = kw.pop("case_id", None) or uuid.uuid4().hex
+        inp = CaseInput(case_id=case_id, case_number=1, definition=definition, actor=actor, inputs=inputs or {},
+                        search_attributes=self.search_attributes, **kw)
+        return await self.client.start_workflow(CaseWorkflow.run, inp, id=case_id, task_queue=self.queue)
+
+    @staticmethod
+    async def act(handle: WorkflowHandle, command: Any, key: str | None = None) -> ActionResult:
+        return await handle.execute_update(CaseWorkflow.act, ActionRequest(command=command), id=key or uuid.uuid4().hex, result_type=ActionResult)
+
+    @staticmethod
+    async def view(handle: WorkflowHandle, actor: Actor) -> Any:
+        return await handle.query(CaseWorkflow.case, actor)
+
+
+async def _cases(env: WorkflowEnvironment, tmp: Path, search_attributes: bool) -> AsyncIterator[Cases]:
+    db = Database(f"sqlite+aiosqlite:///{tmp / 'store.db'}")
+    await db.init()
+    settings = Settings(task_queue=f"it-{uuid.uuid4().hex[:8]}", data_dir=tmp)
+    async with build_worker(env.client, settings, db):
+        yield Cases(env.client, settings.task_queue, db, search_attributes)
+    await db.close()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def cases(temporal_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cases]:
+    async for c in _cases(temporal_env, tmp_path_factory.mktemp("cases"), True):
+        yield c
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def skipping_cases(time_skipping_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cases]:
+    # The time-skipping server has no visibility store, hence no search attributes.
+    async for c in _cases(time_skipping_env, tmp_path_factory.mktemp("skipping"), False):
+        yield c
+
+
+@dataclass
+class HttpService:
+    """A local HTTP service whose answers tests script per path: a list of (status, body)
+    served in turn, the last one repeating."""
+
+    url: str
+    script: dict[str, list[tuple[int, Any]]] = field(default_factory=dict)
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+
+    def answer(self, path: str, *responses: tuple[int, Any]) -> None:
+        self.script[path] = list(responses)
+
+    def calls_to(self, path: str) -> list[Any]:
+        return [body for p, body in self.calls if p == path]
+
+
+@pytest.fixture(scope="session")
+def http_service() -> Any:
+    service = HttpService(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            service.calls.append((self.path, json.loads(raw) if raw else None))
+            queue = service.script.get(self.path) or [(404, {"error": "not scripted"})]
+            status, body = queue.pop(0) if len(queue) > 1 else queue[0]
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_PUT = do_POST
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    service.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield service
+    server.shutdown()

@@ -1,0 +1,229 @@
+"""CaseWorkflow on a real dev server: effects, idempotency across continue-as-new, signals,
+sub-cases, and a bug in deciding that must not wedge the case."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import Any, Awaitable, Callable
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from tests.integration.conftest import Cases, HttpService, load
+from workflows.actor import Actor
+from workflows.case import CaseWorkflow
+from workflows.engine import decide as engine_decide
+from workflows.engine.commands import Claim, Complete, MergeFile, Revoke, Transition
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+ALICE = Actor(user_id="alice", groups=["staff"])
+BOB = Actor(user_id="bob", groups=["staff"])
+
+
+async def eventually(probe: Callable[[], Awaitable[Any]], check: Callable[[Any], bool], tries: int = 150) -> Any:
+    """Poll a query until it shows what an asynchronous effect should lead to (a guard against
+    hanging, not a timing assertion)."""
+    value = None
+    for _ in range(tries):
+        value = await probe()
+        if check(value):
+            return value
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"never reached the expected state; last seen: {value}")
+
+
+def states(view: Any) -> dict[str, str]:
+    return {p.id: p.currentState for p in view.planitems}
+
+
+PROCESS = """
+id: scoring
+name: Scoring
+roles: {staff: {groups: [staff]}}
+inputs: {base: {type: string, required: true}}
+plan:
+  autoComplete: false
+  items:
+    - id: fetch
+      type: processTask
+      name: Fetch score
+      http: {method: POST, url: "{base}", json: {case: "{caseId}", who: "{requester}"}, output: {score: "$.result.score"}}
+    - id: high
+      type: milestone
+      name: High score
+      entry: [{on: [fetch.complete], if: "score > 5"}]
+"""
+
+
+async def test_http_process_task_completes_with_output(cases: Cases, http_service: HttpService) -> None:
+    http_service.answer("/score-ok", (200, {"result": {"score": 8}}))
+    handle = await cases.start(load(PROCESS), ALICE, {"base": f"{http_service.url}/score-ok"})
+    view = await eventually(lambda: cases.view(handle, ALICE), lambda v: states(v)["high"] == "Completed")
+    assert states(view)["fetch"] == "Completed" and view.file["score"] == 8
+    assert http_service.calls_to("/score-ok")[-1] == {"case": handle.id, "who": ""}
+
+
+async def test_http_process_task_retries_server_errors(cases: Cases, http_service: HttpService) -> None:
+    http_service.answer("/score-flaky", (503, {}), (200, {"result": {"score": 2}}))
+    handle = await cases.start(load(PROCESS), ALICE, {"base": f"{http_service.url}/score-flaky"})
+    view = await eventually(lambda: cases.view(handle, ALICE), lambda v: states(v)["fetch"] == "Completed")
+    assert view.file["score"] == 2 and states(view)["high"] == "Available"
+    assert len(http_service.calls_to("/score-flaky")) == 2
+
+
+async def test_http_process_task_fails_on_client_errors_and_can_be_reactivated(cases: Cases, http_service: HttpService) -> None:
+    http_service.answer("/score-no", (400, {"error": "no"}), (200, {"result": {"score": 9}}))
+    handle = await cases.start(load(PROCESS), ALICE, {"base": f"{http_service.url}/score-no"})
+    view = await eventually(lambda: cases.view(handle, ALICE), lambda v: states(v)["fetch"] == "Failed")
+    failed = next(p for p in view.planitems if p.id == "fetch")
+    assert "400" in (failed.error or "")
+    assert len(http_service.calls_to("/score-no")) == 1  # a 4xx is not retried
+    await cases.act(handle, Transition(actor=ALICE, item_id="fetch", transition="reactivate"))
+    view = await eventually(lambda: cases.view(handle, ALICE), lambda v: states(v)["high"] == "Completed")
+    assert view.file["score"] == 9
+
+
+TASKS = """
+id: chores
+name: Chores
+roles: {staff: {groups: [staff]}}
+plan:
+  items:
+    - {id: one, type: humanTask, name: One, role: staff, output: {n: {type: integer}}}
+    - {id: two, type: humanTask, name: Two, role: staff, entry: [{on: [one.complete]}]}
+"""
+
+
+async def test_idempotency_survives_continue_as_new(cases: Cases) -> None:
+    handle = await cases.start(load(TASKS), ALICE, continue_as_new_after=40)
+    first_run = (await handle.describe()).run_id
+    claim = await cases.act(handle, Claim(actor=ALICE, item_id="one"), key="claim-once")
+    for i in range(25):  # enough updates to pass the low threshold several times
+        await cases.act(handle, MergeFile(actor=ALICE, data={"i": i}), key=f"merge-{i}")
+    runs = set()
+    async for event in cases.client.list_workflows(f"WorkflowId = '{handle.id}'"):
+        runs.add(event.run_id)
+    assert len(runs) > 1 and first_run in runs, "the case continued as new"
+    again = await cases.act(cases.client.get_workflow_handle(handle.id), Claim(actor=ALICE, item_id="one"), key="claim-once")
+    assert again == claim  # the same answer, from the window carried across runs
+    view = await cases.view(cases.client.get_workflow_handle(handle.id), ALICE)
+    assert view.file["i"] == 24
+    history = await cases.client.get_workflow_handle(handle.id).query(CaseWorkflow.history, ALICE)
+    assert sum(1 for h in history if h.action == "claim") == 1
+    assert sum(1 for h in history if h.action == "casefile") == 25
+
+
+async def test_signals_act_and_rejected_signals_are_audited(cases: Cases) -> None:
+    handle = await cases.start(load(TASKS), ALICE)
+    await handle.signal(CaseWorkflow.claim, Claim(actor=ALICE, item_id="one"))
+    await handle.signal(CaseWorkflow.claim, Claim(actor=BOB, item_id="one"))  # held by alice: refused
+    await handle.signal(CaseWorkflow.complete, Complete(actor=ALICE, item_id="one", output={"n": 1}))
+    view = await eventually(lambda: cases.view(handle, ALICE), lambda v: states(v)["two"] == "Active")
+    assert view.file == {"n": 1}
+    history = await handle.query(CaseWorkflow.history, ALICE)
+    rejected = [h for h in history if h.action == "rejected claim"]
+    assert len(rejected) == 1 and rejected[0].user == "bob" and "Conflict" in rejected[0].detail
+
+
+async def test_a_bug_in_deciding_answers_internal_error_and_the_case_goes_on(cases: Cases, monkeypatch: pytest.MonkeyPatch) -> None:
+    handle = await cases.start(load(TASKS), ALICE)
+
+    def broken(ctx: Any, cmd: Any) -> None:
+        raise KeyError("a bug")
+
+    monkeypatch.setitem(engine_decide.HANDLERS, "revoke", broken)
+    await cases.act(handle, Claim(actor=ALICE, item_id="one"))
+    with pytest.raises(WorkflowUpdateFailedError) as err:
+        await cases.act(handle, Revoke(actor=ALICE, item_id="one"))
+    assert err.value.cause.type == "InternalError"  # type: ignore[union-attr]
+    monkeypatch.undo()
+    done = await cases.act(handle, Complete(actor=ALICE, item_id="one", output={"n": 2}))
+    assert done.task is not None and done.task.taskState == "Completed"
+
+
+PARENT = """
+id: parent-case
+name: Parent
+roles: {staff: {groups: [staff]}}
+inputs: {amount: {type: number, required: true}}
+plan:
+  items:
+    - id: sub
+      type: caseTask
+      name: Sub-case
+      definition: child-case
+      inputs: {budget: "amount * 2.0"}
+      output: {approvedBudget: "budget"}
+    - id: after
+      type: milestone
+      name: Sub-case done
+      entry: [{on: [sub.complete]}]
+"""
+CHILD = """
+id: child-case
+name: Child
+roles: {staff: {groups: [staff]}}
+inputs: {budget: {type: number, required: true}}
+plan:
+  items:
+    - {id: check, type: humanTask, name: Check budget, role: staff}
+"""
+
+
+async def test_sub_case_runs_as_child_and_reports_back(cases: Cases) -> None:
+    await cases.deploy(load(CHILD))
+    handle = await cases.start(load(PARENT), ALICE, {"amount": 10.0})
+    view = await eventually(lambda: cases.view(handle, ALICE), lambda v: states(v)["sub"] == "Active")
+    child = cases.client.get_workflow_handle(f"{handle.id}-sub")
+
+    async def child_case() -> Any:
+        try:
+            return await cases.view(child, ALICE)
+        except RPCError:  # not started yet
+            return None
+
+    child_view = await eventually(child_case, lambda v: v is not None)
+    assert child_view.parentCase == handle.id and child_view.file == {"budget": 20.0}
+    await cases.act(child, Claim(actor=BOB, item_id="check"))
+    await cases.act(child, Complete(actor=BOB, item_id="check"))
+    view = await eventually(lambda: cases.view(handle, ALICE), lambda v: v.state == "Completed")
+    assert states(view)["after"] == "Completed" and view.file["approvedBudget"] == 20.0
+
+
+async def test_sub_case_of_an_unknown_definition_fails_the_item_not_the_case(cases: Cases) -> None:
+    handle = await cases.start(load(PARENT.replace("child-case", f"missing-{uuid.uuid4().hex[:6]}")), ALICE, {"amount": 1.0})
+    view = await eventually(lambda: cases.view(handle, ALICE), lambda v: states(v)["sub"] == "Failed")
+    assert view.state == "Active"
+    assert "no deployed definition" in next(p.error for p in view.planitems if p.id == "sub")
+
+
+TIMED = """
+id: timed
+name: Timed
+roles: {staff: {groups: [staff]}}
+plan:
+  autoComplete: false
+  items:
+    - {id: work, type: humanTask, name: Work, role: staff, due: P2D}
+    - {id: reminder, type: timer, name: Reminder, after: P3D}
+    - {id: escalate, type: milestone, name: Escalated, entry: [{on: [reminder.occur]}]}
+"""
+
+
+async def test_timers_in_days_under_time_skipping(skipping_cases: Cases, time_skipping_env: Any) -> None:
+    handle = await skipping_cases.start(load(TIMED), ALICE)
+    view = await skipping_cases.view(handle, ALICE)
+    reminder = next(p for p in view.planitems if p.id == "reminder")
+    assert reminder.occursAt - view.createdOn == timedelta(days=3)
+    await time_skipping_env.sleep(timedelta(days=2, hours=1))
+    view = await skipping_cases.view(handle, ALICE)
+    assert states(view)["reminder"] == "Available" and states(view)["escalate"] == "Available"
+    history = await handle.query(CaseWorkflow.history, ALICE)
+    assert any(h.action == "overdue" and h.planItemId == "work" for h in history)
+    await time_skipping_env.sleep(timedelta(days=1))
+    view = await eventually(lambda: skipping_cases.view(handle, ALICE), lambda v: states(v)["escalate"] == "Completed")
+    assert states(view)["reminder"] == "Completed" and states(view)["work"] == "Active"
