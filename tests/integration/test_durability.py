@@ -1,0 +1,121 @@
+"""Durability: a worker killed with SIGKILL mid-case, and a dev server stopped and started again
+on the same data file. No acknowledged action may be lost; no case may be wedged."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client
+
+from tests.integration.conftest import load
+from tests.integration.test_case_workflow import eventually, states
+from tests.support.processes import DevServer, WorkerProcess
+from workflows.actor import Actor
+from workflows.case import ActionRequest, ActionResult, CaseInput, CaseWorkflow
+from workflows.engine.commands import Claim, Complete, MergeFile
+
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]
+
+ALICE = Actor(user_id="alice", groups=["staff"])
+
+CHAIN = """
+id: chain
+name: Chain
+roles: {staff: {groups: [staff]}}
+plan:
+  items:
+    - {id: a, type: humanTask, name: A, role: staff, output: {n: {type: integer}}}
+    - {id: b, type: humanTask, name: B, role: staff, entry: [{on: [a.complete]}]}
+    - {id: reminder, type: timer, name: Reminder, after: PT8S}
+    - {id: late, type: milestone, name: Late, entry: [{on: [reminder.occur]}]}
+"""
+
+
+async def act(client: Client, case_id: str, command: Any, key: str) -> ActionResult:
+    return await client.get_workflow_handle(case_id).execute_update(
+        CaseWorkflow.act, ActionRequest(command=command), id=key, result_type=ActionResult
+    )
+
+
+async def start(client: Client, queue: str) -> str:
+    case_id = uuid.uuid4().hex
+    inp = CaseInput(case_id=case_id, case_number=1, definition=load(CHAIN), actor=ALICE)
+    await client.start_workflow(CaseWorkflow.run, inp, id=case_id, task_queue=queue)
+    return case_id
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Any:
+    dev = DevServer(tmp_path / "temporal.db").start()
+    yield dev
+    dev.stop()
+
+
+async def test_worker_killed_mid_case_loses_no_acknowledged_action(server: DevServer, tmp_path: Path) -> None:
+    client = await server.wait_ready()
+    queue = f"kill-{uuid.uuid4().hex[:6]}"
+    worker = WorkerProcess(temporal_address=server.address, task_queue=queue, data_dir=tmp_path, log_file=tmp_path / "w1.log").start()
+    try:
+        case_id = await start(client, queue)
+        acknowledged = [await act(client, case_id, Claim(actor=ALICE, item_id="a"), "claim-a")]
+        for i in range(5):
+            acknowledged.append(await act(client, case_id, MergeFile(actor=ALICE, data={f"k{i}": i}), f"merge-{i}"))
+        # an action in flight when the worker dies: sent, then SIGKILL, then a new worker
+        in_flight = asyncio.create_task(act(client, case_id, Complete(actor=ALICE, item_id="a", output={"n": 7}), "complete-a"))
+        await asyncio.sleep(0.05)
+        assert worker.kill9() == -9
+        worker = WorkerProcess(temporal_address=server.address, task_queue=queue, data_dir=tmp_path, log_file=tmp_path / "w2.log").start()
+        done = await asyncio.wait_for(in_flight, timeout=120)
+        assert done.task is not None and done.task.taskState == "Completed"
+        # the same key again: the same answer, and still one completion
+        again = await act(client, case_id, Complete(actor=ALICE, item_id="a", output={"n": 7}), "complete-a")
+        assert again == done
+        view = await client.get_workflow_handle(case_id).query(CaseWorkflow.case, ALICE)
+        assert view.file == {"n": 7, **{f"k{i}": i for i in range(5)}}
+        assert states(view)["b"] == "Active"
+        history = await client.get_workflow_handle(case_id).query(CaseWorkflow.history, ALICE)
+        assert [h.action for h in history].count("complete") == 1
+        assert [h.action for h in history].count("casefile") == 5
+        # and the case is not wedged: it still takes actions
+        claimed = await act(client, case_id, Claim(actor=ALICE, item_id="b"), "claim-b")
+        assert claimed.task is not None and claimed.task.assignee == "alice"
+    finally:
+        worker.stop()
+
+
+async def test_dev_server_restart_keeps_open_cases_and_their_timers(tmp_path: Path) -> None:
+    dev = DevServer(tmp_path / "temporal.db").start()
+    queue = f"restart-{uuid.uuid4().hex[:6]}"
+    worker = None
+    try:
+        client = await dev.wait_ready()
+        worker = WorkerProcess(temporal_address=dev.address, task_queue=queue, data_dir=tmp_path, log_file=tmp_path / "w.log").start()
+        case_id = await start(client, queue)
+        await act(client, case_id, Claim(actor=ALICE, item_id="a"), "claim-a")
+        before = await client.get_workflow_handle(case_id).query(CaseWorkflow.case, ALICE)
+        reminder = next(p for p in before.planitems if p.id == "reminder")
+        assert reminder.occursAt is not None and states(before)["late"] == "Available"
+        worker.stop()
+        assert dev.stop() is not None and not dev.running
+        dev.start()  # same file, same port
+        client = await dev.wait_ready()
+        worker = WorkerProcess(temporal_address=dev.address, task_queue=queue, data_dir=tmp_path, log_file=tmp_path / "w.log").start()
+        handle = client.get_workflow_handle(case_id)
+        after = await handle.query(CaseWorkflow.case, ALICE)
+        task_a = next(p for p in after.planitems if p.id == "a")
+        assert task_a.taskState == "Assigned" and task_a.assignee == "alice"
+        # the timer set before the restart still fires, at its absolute time
+        fired = await eventually(lambda: handle.query(CaseWorkflow.case, ALICE), lambda v: states(v)["late"] == "Completed")
+        occurred = next(h for h in await handle.query(CaseWorkflow.history, ALICE) if h.action == "occur" and h.planItemId == "reminder")
+        assert occurred.at >= reminder.occursAt
+        assert states(fired)["reminder"] == "Completed"
+        done = await act(client, case_id, Complete(actor=ALICE, item_id="a", output={"n": 1}), "complete-a")
+        assert done.task is not None and done.task.taskState == "Completed"
+    finally:
+        if worker is not None:
+            worker.stop()
+        dev.stop()
