@@ -1,0 +1,132 @@
+"""Latency of a task action through the gateway against a bare Temporal update round trip.
+
+One run, one dev server. The gateway and `worker.py` run as subprocesses, as `make run` starts
+them; the baseline is an update to a workflow whose handler only returns, on a worker of its
+own in this process. The two are measured interleaved (one of each per round), so a noisy
+neighbour slows both alike, and the figure to quote is their ratio.
+
+    .venv/bin/python bench/actions.py [--rounds 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import devserver  # noqa: E402
+from bench.bare_workflow import BareWorkflow  # noqa: E402
+from run import Process  # noqa: E402
+from tests.support.processes import free_port  # noqa: E402
+from workflows.search_attributes import ALL  # noqa: E402
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+async def wait_health(url: str, procs: list[Process]) -> None:
+    async with httpx.AsyncClient() as http:
+        for _ in range(300):
+            for p in procs:
+                if not p.running:
+                    raise SystemExit(f"{p.name} exited: {p.describe_exit()}")
+            try:
+                if (await http.get(f"{url}/health")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.2)
+    raise SystemExit("the gateway did not come up")
+
+
+async def main(rounds: int) -> None:
+    data = Path(tempfile.mkdtemp(prefix="casework-bench-"))
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter, search_attributes=ALL, ui=False,
+        dev_server_existing_path=str(devserver.temporal_binary()), dev_server_log_level="error",
+        dev_server_extra_args=devserver.SQLITE_PRAGMAS,
+    )
+    port = free_port()
+    child_env = {
+        **os.environ,
+        "CASEWORK_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+        "CASEWORK_TASK_QUEUE": "bench-cases",
+        "CASEWORK_DATA_DIR": str(data),
+        "CASEWORK_HTTP_PORT": str(port),
+    }
+    logs = open(data / "processes.log", "ab")
+    worker_proc = Process("worker", [sys.executable, "worker.py"], env=child_env, output=logs, cwd=ROOT).start()
+    gateway = Process(
+        "gateway",
+        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--port", str(port), "--log-level", "warning"],
+        env=child_env, output=logs, cwd=ROOT,
+    ).start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await wait_health(url, [worker_proc, gateway])
+        async with Worker(env.client, task_queue="bench-bare", workflows=[BareWorkflow]), httpx.AsyncClient(base_url=url, timeout=60) as http:
+            async def token(user: str) -> dict[str, str]:
+                r = await http.post("/oauth2/token", data={"grant_type": "password", "username": user, "password": f"{user}-demo"})
+                r.raise_for_status()
+                return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+            alice, bob = await token("alice"), await token("bob")
+            inputs = {"traveller": "alice", "destination": "Oslo", "amount": 2500, "ledger_url": "http://127.0.0.1:9"}
+            case = (await http.post("/cases", json={"definition": "travel-request", "inputs": inputs}, headers=alice)).json()
+            task = f"{case['caseInstanceId']}.submit"
+            r = await http.post(f"/tasks/{task}/complete", json={"justification": "bench"}, headers=alice)
+            r.raise_for_status()
+            approve = f"{case['caseInstanceId']}.approve"
+            bare = await env.client.start_workflow(BareWorkflow.run, id=f"bare-{uuid.uuid4().hex}", task_queue="bench-bare")
+
+            gateway_ms: list[float] = []
+            bare_ms: list[float] = []
+            for i in range(rounds + 20):  # the first 20 rounds warm up and are not counted
+                action = "claim" if i % 2 == 0 else "revoke"
+                t0 = time.perf_counter()
+                r = await http.put(f"/tasks/{approve}/{action}", headers=bob)
+                t1 = time.perf_counter()
+                r.raise_for_status()
+                await bare.execute_update(BareWorkflow.touch, i)
+                t2 = time.perf_counter()
+                if i >= 20:
+                    gateway_ms.append((t1 - t0) * 1000)
+                    bare_ms.append((t2 - t1) * 1000)
+    finally:
+        gateway.stop()
+        worker_proc.stop()
+        await env.shutdown()
+        logs.close()
+
+    g50, g95 = statistics.median(gateway_ms), percentile(gateway_ms, 0.95)
+    b50, b95 = statistics.median(bare_ms), percentile(bare_ms, 0.95)
+    print(f"rounds: {rounds} (each: one gateway task action, one bare update)")
+    print(f"task action through the gateway  p50 {g50:7.2f} ms   p95 {g95:7.2f} ms")
+    print(f"bare Temporal update round trip  p50 {b50:7.2f} ms   p95 {b95:7.2f} ms")
+    print(f"ratio gateway / bare             p50 {g50 / b50:7.2f}      p95 {g95 / b95:7.2f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=300)
+    asyncio.run(main(parser.parse_args().rounds))
+    # The SDK's native threads can abort the interpreter while it finalizes (see
+    # tests/conftest.py); the figures are printed, so leave without finalizing.
+    sys.stdout.flush()
+    os._exit(0)
