@@ -1,0 +1,157 @@
+"""Real processes for durability tests: a Temporal dev server on a db file that outlives it,
+and `python worker.py` that can be killed with SIGKILL.
+
+Both build on `run.Process` and `devserver.command`, so tests restart exactly what
+`make run` starts. Start them from the test's thread (the event loop's): children get
+SIGTERM when the thread that started them ends (see run._die_with_parent).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+from temporalio.client import Client
+
+import devserver
+from run import ROOT, Process
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (the OS's choice)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class DevServer:
+    """`temporal server start-dev` on `db_file`; start, stop, kill and start again on the same file."""
+
+    def __init__(
+        self,
+        db_file: Path,
+        *,
+        port: int | None = None,
+        namespace: str = "default",
+        ui_port: int | None = None,
+        search_attribute_flags: bool = True,
+        log_file: Path | None = None,
+    ) -> None:
+        self.db_file = Path(db_file)
+        self.port = port or free_port()
+        self.namespace = namespace
+        self.log_file = log_file or self.db_file.with_suffix(".log")
+        self._process = Process(
+            "temporal dev server",
+            devserver.command(
+                port=self.port,
+                ui_port=ui_port,
+                db_file=self.db_file,
+                namespace=namespace,
+                log_level="error",
+                search_attribute_flags=search_attribute_flags,
+            ),
+        )
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._process.running
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.returncode
+
+    def start(self) -> DevServer:
+        """Start the process (again, after stop() or kill(): same file, same port)."""
+        self._process.output = open(self.log_file, "ab")
+        self._process.start()
+        return self
+
+    async def wait_ready(self, timeout: float = 30.0, *, register: bool = True) -> Client:
+        """Wait until the namespace answers; register missing search attributes (as `make run`
+        does); return a client with the pydantic data converter."""
+        devserver.wait_for_port("127.0.0.1", self.port, timeout=timeout, alive=lambda: self.running)
+        client = await devserver.connect_when_ready(
+            self.address, self.namespace, timeout=timeout, alive=lambda: self.running
+        )
+        if register:
+            await devserver.ensure_search_attributes(client, self.namespace)
+        return client
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM, then SIGKILL after `timeout`; returns the exit code."""
+        code = self._process.stop(timeout)
+        self._close_log()
+        return code
+
+    def kill(self) -> int | None:
+        """SIGKILL: a crash, no chance to flush."""
+        code = self._process.kill()
+        self._close_log()
+        return code
+
+    def _close_log(self) -> None:
+        if self._process.output is not None:
+            self._process.output.close()
+            self._process.output = None
+
+
+class WorkerProcess:
+    """`python worker.py` against a given server and task queue."""
+
+    def __init__(
+        self,
+        *,
+        temporal_address: str,
+        task_queue: str = "cases",
+        data_dir: Path | None = None,
+        namespace: str = "default",
+        env: dict[str, str] | None = None,
+        log_file: Path | None = None,
+    ) -> None:
+        overrides = {
+            "CASEWORK_TEMPORAL_ADDRESS": temporal_address,
+            "CASEWORK_TASK_QUEUE": task_queue,
+            "CASEWORK_NAMESPACE": namespace,
+            "PYTHONUNBUFFERED": "1",
+        }
+        if data_dir is not None:
+            overrides["CASEWORK_DATA_DIR"] = str(data_dir)
+        self.env = {**os.environ, **overrides, **(env or {})}
+        self.log_file = log_file
+        self._process: Process | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.running
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.returncode if self._process else None
+
+    def start(self) -> WorkerProcess:
+        """Start a fresh `python worker.py` (call again after kill9() or stop())."""
+        output = open(self.log_file, "ab") if self.log_file else None
+        self._process = Process("worker", [sys.executable, "worker.py"], env=self.env, output=output, cwd=ROOT)
+        self._process.start()
+        return self
+
+    def kill9(self) -> int | None:
+        """SIGKILL: the worker dies mid-task, as in a crash."""
+        return self._finish(self._process.kill() if self._process else None)
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM (graceful shutdown), then SIGKILL after `timeout`."""
+        return self._finish(self._process.stop(timeout) if self._process else None)
+
+    def _finish(self, code: int | None) -> int | None:
+        if self._process is not None and self._process.output is not None:
+            self._process.output.close()
+            self._process.output = None
+        return code
