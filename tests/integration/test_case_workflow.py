@@ -227,3 +227,21 @@ async def test_timers_in_days_under_time_skipping(skipping_cases: Cases, time_sk
     await time_skipping_env.sleep(timedelta(days=1))
     view = await eventually(lambda: skipping_cases.view(handle, ALICE), lambda v: states(v)["escalate"] == "Completed")
     assert states(view)["reminder"] == "Completed" and states(view)["work"] == "Active"
+
+
+async def test_what_ops_see_in_the_temporal_ui(cases: Cases) -> None:
+    from workflows import search_attributes as sa
+
+    handle = await cases.start(load(TASKS), ALICE)
+    await cases.act(handle, Claim(actor=ALICE, item_id="one"))
+    details = (await handle.query("__temporal_workflow_metadata")).current_details
+    assert details.startswith("**#1** — Active")  # the default title is #{caseNumber}
+    assert "| One | Assigned | alice | — |" in details
+    attrs = (await handle.describe()).typed_search_attributes
+    assert attrs.get(sa.CASE_STATUS) == "Active" and attrs.get(sa.CASE_DEFINITION) == "chores"
+    assert list(attrs.get(sa.CASE_ASSIGNEES) or []) == ["alice"]
+    assert list(attrs.get(sa.CASE_OPEN_TASKS) or []) == ["One"]
+    await cases.act(handle, Complete(actor=ALICE, item_id="one", output={"n": 1}))
+    attrs = (await handle.describe()).typed_search_attributes
+    assert list(attrs.get(sa.CASE_OPEN_TASKS) or []) == ["Two"] and not attrs.get(sa.CASE_ASSIGNEES)
+    assert list(attrs.get(sa.CASE_CANDIDATES) or []) == ["group:staff", "role:staff"]
