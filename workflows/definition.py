@@ -48,9 +48,12 @@ class RoleSpec(Model):
 class Sentry(Model):
     on: list[str] = Field(default_factory=list)
     if_: str | None = Field(default=None, alias="if")
-    # Set by route compilation for SELECT routes: the item whose completing user must have
-    # chosen this sentry's item as the next step.
+    # Set by route compilation. SELECT routes: the item whose completing user must have
+    # chosen this sentry's item as the next step. EVALUATE routes: conditions of earlier
+    # targets, none of which may hold (one that cannot be evaluated does not hold, so the
+    # default is taken; a CEL negation of it could not be evaluated either).
     selected_by: str | None = Field(default=None, alias="selectedBy")
+    unless: list[str] = Field(default_factory=list)
 
 
 class AssignmentRule(str, Enum):
@@ -307,38 +310,36 @@ def compile_routes(definition: Definition) -> Definition:
     otherwise any incoming route starts it.
     """
     compiled = definition.model_copy(deep=True)
-    incoming: dict[str, list[tuple[str, str | None, bool, str]]] = {}
+    incoming: dict[str, list[tuple[str, str | None, list[str], bool, str]]] = {}
     for _, item, _ in walk(compiled.plan):
         route = getattr(item, "route", None)
         if route is None:
             continue
         earlier: list[str] = []
         for target in route.to:
-            cond = target.if_
-            if route.type == RouteType.EVALUATE:
-                guards = [f"!({c})" for c in earlier]
-                if cond:
-                    earlier.append(cond)
-                    cond = " && ".join([f"({cond})", *guards]) if guards else cond
-                else:
-                    cond = " && ".join(guards) if guards else None
-            elif route.type in (RouteType.SEQUENTIAL, RouteType.PARALLEL):
-                cond = None
+            cond = None if route.type in (RouteType.SEQUENTIAL, RouteType.PARALLEL) else target.if_
+            unless = list(earlier) if route.type == RouteType.EVALUATE else []
+            if route.type == RouteType.EVALUATE and target.if_:
+                earlier.append(target.if_)
             selected = route.type == RouteType.SELECT
-            incoming.setdefault(target.task, []).append((item.id, cond, selected, target.join))
+            incoming.setdefault(target.task, []).append((item.id, cond, unless, selected, target.join))
     for _, item, _ in walk(compiled.plan):
         routes = incoming.get(item.id)
         if not routes:
             continue
         if any(join == "all" for *_, join in routes):
-            conds = [c for _, c, _, _ in routes if c]
+            conds = [c for _, c, _, _, _ in routes if c]
             item.entry.append(
-                Sentry(on=[f"{src}.complete" for src, *_ in routes], if_=" && ".join(f"({c})" for c in conds) or None)
+                Sentry(
+                    on=[f"{src}.complete" for src, *_ in routes],
+                    if_=" && ".join(f"({c})" for c in conds) or None,
+                    unless=[u for _, _, unless, _, _ in routes for u in unless],
+                )
             )
         else:
-            for src, cond, selected, _ in routes:
+            for src, cond, unless, selected, _ in routes:
                 item.entry.append(
-                    Sentry(on=[f"{src}.complete"], if_=cond, selected_by=src if selected else None)
+                    Sentry(on=[f"{src}.complete"], if_=cond, unless=unless, selected_by=src if selected else None)
                 )
     return compiled
 

@@ -274,7 +274,8 @@ SENTRY_DEF = definition(
         ([], {"score": 3}, {"high": "Available", "a-and-high": "Available"}),
         ([], {"score": 6}, {"high": "Completed", "a-and-high": "Available"}),
         (["a"], {"score": 3}, {"high": "Available", "a-and-high": "Available"}),
-        (["a"], {"score": 6}, {"high": "Completed", "a-and-high": "Completed"}),
+        # the if-part is judged when `a` occurs (CMMN), and score was not 6 then
+        (["a"], {"score": 6}, {"high": "Completed", "a-and-high": "Available"}),
         (["a"], {"score": "lots"}, {"high": "Available", "a-and-high": "Available"}),  # a type error is false
     ],
 )
@@ -286,6 +287,14 @@ def test_sentries(raised: list[str], data: dict[str, Any], expected: dict[str, s
         s = run(s, MergeFile(actor=OWEN, data=data))
     got = states(s)
     assert {k: got[k] for k in expected} == expected
+
+
+def test_an_on_part_sentry_judges_its_condition_when_the_event_happens() -> None:
+    s = start_case(SENTRY_DEF, OWEN)
+    s = run(s, MergeFile(actor=OWEN, data={"score": 6}))
+    assert item(s, "a-and-high").state == ItemState.Available
+    s = run(s, owner("a", "occur"))
+    assert item(s, "a-and-high").state == ItemState.Completed
 
 
 def test_if_part_is_false_until_the_variable_exists_then_true_when_set() -> None:
@@ -638,14 +647,6 @@ def test_reactivated_case_task_gets_a_new_attempt() -> None:
     assert item(s, "sub").state == ItemState.Active and item(s, "sub").effect_attempt == 2
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "A result that arrives while its process or case task is Suspended is dropped "
-    "(decide._process_done / _child_done ignore non-Active items) and nothing delivers it again. "
-    "On resume the item is Active with the same effect and attempt, so the shell's _launch_effects "
-    "runs the effect again: the HTTP call is made a second time (a second POST to the ledger), "
-    "or a second sub-case is started under the same id (or, if that id is refused, the task waits "
-    "forever). The result should be kept and applied on resume."
-))
 @pytest.mark.parametrize("kind", ["process", "case"])
 def test_result_that_arrives_while_suspended_is_not_lost(kind: str) -> None:
     s = start_case(PROC_DEF, OWEN, PROC_INPUTS)
@@ -676,12 +677,6 @@ SET_FAIL_DEF = definition(
 )
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "A `set` trigger whose CEL cannot be evaluated raises Conflict from inside settle "
-    "(lifecycle.Ctx.apply_set), so the user's unrelated command (here: completing the previous "
-    "task) is refused and the case can never move on. The automated step should fault "
-    "(Failed, with the error) like an HTTP task does, and the user's completion should stand."
-))
 def test_failing_set_trigger_faults_the_process_task_instead_of_refusing_the_user() -> None:
     s = start_case(SET_FAIL_DEF, OWEN)
     s = run(s, Complete(actor=OWEN, item_id="enter", output={"note": "n"}))
@@ -791,13 +786,6 @@ def test_join_all_waits_for_every_incoming_route(completed: list[str], c_state: 
     assert (item(s, "c").state.value, item(s, "e").state.value) == (c_state, e_state)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Routes are evaluated again whenever case data changes: an EVALUATE route took its default "
-    "target when `src` completed, and a later change of `v` starts the first target too, so two "
-    "targets of one EVALUATE routing run. DESIGN says EVALUATE takes the first true target (one). "
-    "Sentry if-parts are level-triggered over `occurred` counts (lifecycle.Ctx.satisfied), so "
-    "the choice is not fixed at the moment the route is taken."
-))
 def test_evaluate_route_is_decided_once_when_the_source_completes() -> None:
     route = {"type": "EVALUATE", "to": [{"task": "x", "if": "v > 10"}, {"task": "z"}]}
     s = start_case(_route_def(route, ROUTE_TARGETS), OWEN)
@@ -807,14 +795,6 @@ def test_evaluate_route_is_decided_once_when_the_source_completes() -> None:
     assert item(s, "x").state == ItemState.Available, "the route already went to z"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "definition.compile_routes turns an EVALUATE default into `!(earlier conditions)`; when an earlier "
-    "condition cannot be evaluated (its variable is unset or of another type) the negation cannot be "
-    "evaluated either, so it is false too and NO target starts. The engine's own rule is that a "
-    "condition that cannot be evaluated is false, so the default must be taken. In the example "
-    "definition, a `submit` completed after `amount` became non-numeric routes nowhere and the case "
-    "silently completes."
-))
 @pytest.mark.parametrize("output", [{}, {"v": None}], ids=["unset", "null"])
 def test_evaluate_route_takes_the_default_when_a_condition_cannot_be_evaluated(output: dict[str, Any]) -> None:
     route = {"type": "EVALUATE", "to": [{"task": "x", "if": "v > 10"}, {"task": "z"}]}

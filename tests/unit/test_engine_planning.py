@@ -238,12 +238,6 @@ def test_planning_into_an_ended_stage_is_a_conflict(end: str) -> None:
     assert ("extra", "st") not in listed(s, PAT)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "planning.plan puts an item planned from a human task's planning table into the FIRST active "
-    "instance of the task's stage definition, not into the stage that holds the task: with a "
-    "discretionary stage planned twice, a `tip` planned from the task in the second instance "
-    "lands in the first. It should use the parent task's own parent_id."
-))
 def test_item_planned_from_a_task_goes_into_that_tasks_stage_instance() -> None:
     s = run(new_case(), Transition(actor=OWEN, item_id="go", transition="occur"))
     d1 = run_decision(s, Plan(actor=PAT, definition_id="sub"))
@@ -263,10 +257,6 @@ def test_starter_is_owner_with_the_starter_role() -> None:
     assert s.created_by == "owen"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "decide.start drops the starter's own entry of `caseTeam`: roles given to the starter there "
-    "(here: planner) are silently lost, the starter only keeps starterRole. They should be merged."
-))
 def test_starter_keeps_roles_given_in_the_start_team() -> None:
     s = start_case(DEFN, OWEN, {"amount": 1}, team=[TeamMember(userId="owen", caseRoles=["planner"])])
     me = next(m for m in s.team if m.userId == "owen")

@@ -515,13 +515,6 @@ def test_task_due_marks_overdue_only_when_due() -> None:
     assert item(s2, "other").task.overdue is False
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "transitions._authorize asks for the task's role (or case ownership) before the `complete` "
-    "transition reaches tasks.complete, so a holder without the role (a delegate from outside "
-    "the pool, or a user chosen by an EVALUATE rule) is Forbidden on "
-    "POST /cases/{id}/planitems/{item}/complete although POST /tasks/{id}/complete lets them. "
-    "The holder must be able to complete through either door."
-))
 @pytest.mark.parametrize("how", ["delegate", "evaluate"])
 def test_holder_without_the_role_may_complete_through_the_transition(how: str) -> None:
     if how == "delegate":

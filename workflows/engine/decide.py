@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from workflows.actor import Actor
 from workflows.definition import ROOT_ID, Definition, compile_routes
-from workflows.engine import access, expressions, fields, planning, tasks, transitions
+from workflows.engine import access, fields, planning, tasks, transitions
 from workflows.engine.commands import (
     ChildDone,
     Cmd,
@@ -75,7 +75,10 @@ def start(
         case_id=case_id, case_number=case_number, definition=compiled, title=title, created_on=at,
         created_by=actor.user_id, last_modified=at, data=data, items={ROOT_ID: root}, parent=parent,
     )
-    starter = TeamMember(userId=actor.user_id, isOwner=True, caseRoles=[compiled.starterRole] if compiled.starterRole else [])
+    # The starter is an owner with `starterRole`, plus any roles the start gave them.
+    given = next((m.caseRoles for m in team if m.userId == actor.user_id), [])
+    roles = ([compiled.starterRole] if compiled.starterRole else []) + [r for r in given if r != compiled.starterRole]
+    starter = TeamMember(userId=actor.user_id, isOwner=True, caseRoles=roles)
     state.team = [starter] + [m for m in team if m.userId != actor.user_id]
     ctx = Ctx(state, at, actor, DefIndex.of(compiled))
     ctx.move(root, "create", ItemState.Available)
@@ -142,27 +145,16 @@ def _task_due(ctx: Ctx, cmd: TaskDue) -> None:
 def _process_done(ctx: Ctx, cmd: ProcessDone) -> None:
     item = ctx.state.items.get(cmd.item_id)
     # A result for a run that no longer matters (terminated, reactivated since) is dropped.
-    if item is None or item.state != ItemState.Active or item.effect_attempt != cmd.attempt:
+    if item is None or item.state not in (ItemState.Active, ItemState.Suspended) or item.effect_attempt != cmd.attempt:
         return
-    if cmd.ok:
-        ctx.state.data.update(cmd.output)
-        ctx.complete(item, ctx.model(item))
-    else:
-        ctx.fault(item, cmd.error or "failed")
+    ctx.effect_done(item, {"kind": "process", "ok": cmd.ok, "output": cmd.output, "error": cmd.error})
 
 
 def _child_done(ctx: Ctx, cmd: ChildDone) -> None:
     item = ctx.state.items.get(cmd.item_id)
-    if item is None or item.state != ItemState.Active:
+    if item is None or item.state not in (ItemState.Active, ItemState.Suspended):
         return
-    if cmd.state != ItemState.Completed.value:
-        ctx.fault(item, f"sub-case ended {cmd.state}")
-        return
-    values, errors = expressions.mapping(ctx.model(item).output, cmd.data)
-    ctx.state.data.update({k: v for k, v in values.items() if v is not None})
-    if errors:
-        ctx.log("output", item.id, "; ".join(errors))
-    ctx.complete(item, ctx.model(item))
+    ctx.effect_done(item, {"kind": "case", "state": cmd.state, "data": cmd.data})
 
 
 HANDLERS: dict[str, Callable[[Ctx, Any], Any]] = {

@@ -30,7 +30,6 @@ from workflows.definition import (
     walk,
 )
 from workflows.engine import assignment, expressions
-from workflows.engine.errors import Conflict
 from workflows.engine.state import (
     LIVE,
     TERMINAL,
@@ -40,6 +39,7 @@ from workflows.engine.state import (
     ItemState,
     PlanItemState,
     TaskState,
+    TeamMember,
 )
 
 # How many settle passes a single command may cause before we call it a bug (a loop).
@@ -85,6 +85,10 @@ class Ctx:
     actor: Actor
     defs: DefIndex
     events: list[AuditEntry] = field(default_factory=list)
+    # On-part events that happened in this decision, and items created in it: a sentry with
+    # on-parts is looked at when one of its events happens (CMMN), or when its item is new.
+    fresh: set[str] = field(default_factory=set)
+    born: set[str] = field(default_factory=set)
 
     # ---------------------------------------------------------------- basics
 
@@ -114,6 +118,7 @@ class Ctx:
         item.last_modified = self.at
         key = f"{item.definition_id}.{transition}"
         self.state.occurred[key] = self.state.occurred.get(key, 0) + 1
+        self.fresh.add(key)
         self.log(transition, item.id, detail or f"{item.name}: {to.value}")
 
     def children(self, stage: PlanItemState) -> list[PlanItemState]:
@@ -139,14 +144,21 @@ class Ctx:
             last_modified=self.at,
         )
         self.state.items[item_id] = item
+        self.born.add(item_id)
         self.move(item, "create", ItemState.Available)
         return item
 
     # ---------------------------------------------------------------- sentries
 
-    def satisfied(self, sentry: Sentry, data: dict[str, Any]) -> bool:
-        """All on-parts have happened and the condition holds (SELECT choices: `entry_ok`)."""
-        if any(self.state.occurred.get(on, 0) == 0 for on in sentry.on):
+    def satisfied(self, sentry: Sentry, item: PlanItemState, data: dict[str, Any]) -> bool:
+        """All on-parts have happened, one of them just now (or the item is new), the
+        condition holds, and no `unless` condition does. SELECT choices: `entry_ok`."""
+        if sentry.on:
+            if any(self.state.occurred.get(on, 0) == 0 for on in sentry.on):
+                return False
+            if item.id not in self.born and not any(on in self.fresh for on in sentry.on):
+                return False
+        if any(expressions.condition(u, data) for u in sentry.unless):
             return False
         return expressions.condition(sentry.if_, data)
 
@@ -158,7 +170,7 @@ class Ctx:
                 chosen = {i.selected_next for i in self.state.items.values() if i.definition_id == sentry.selected_by}
                 if item.definition_id not in chosen:
                     continue
-            if self.satisfied(sentry, data):
+            if self.satisfied(sentry, item, data):
                 return True
         return False
 
@@ -197,14 +209,30 @@ class Ctx:
             task.task_state = TaskState.Assigned
             task.assignee = task.owner = chosen
             self.log("assign", item.id, f"assigned to {chosen} by rule {model.assignment.rule.value}")
+            if model.role:
+                self.grant_role(chosen, model.role)
+
+    def grant_role(self, user_id: str, role: str) -> None:
+        """Bring a user into the team with a role (an assignment outside the pool does this)."""
+        member = next((m for m in self.state.team if m.userId == user_id), None)
+        if member is None:
+            self.state.team.append(TeamMember(userId=user_id, caseRoles=[role]))
+        elif role in member.caseRoles:
+            return
+        else:
+            member.caseRoles.append(role)
+        self.log("team", None, f"{user_id} joins the team as {role}")
 
     def _run_process(self, item: PlanItemState, model: ProcessTask) -> None:
         call: HttpCall | None = model.http
         if model.trigger:
             trigger = self.state.definition.triggers[model.trigger]
             if trigger.set is not None:
-                self.apply_set(item, trigger.set)
-                self.complete(item, model)
+                errors = self.apply_set(item, trigger.set)
+                if errors:
+                    self.fault(item, "trigger could not be evaluated: " + "; ".join(errors))
+                else:
+                    self.complete(item, model)
                 return
             call = trigger.http
         assert call is not None  # validated on deploy
@@ -219,12 +247,40 @@ class Ctx:
             "output": dict(call.output),
         }
 
-    def apply_set(self, item: PlanItemState | None, assignments: dict[str, str]) -> None:
+    def apply_set(self, item: PlanItemState | None, assignments: dict[str, str]) -> list[str]:
+        """Evaluate a `set` trigger; all or nothing: on any error nothing is set."""
         values, errors = expressions.mapping(assignments, self.vars())
         if errors:
-            raise Conflict("trigger could not be evaluated: " + "; ".join(errors))
+            return errors
         self.state.data.update(values)
         self.log("set", item.id if item else None, ", ".join(f"{k}={v!r}" for k, v in values.items()))
+        return []
+
+    # ---------------------------------------------------------------- results of effects
+
+    def effect_done(self, item: PlanItemState, result: dict[str, Any]) -> None:
+        """A process task's or sub-case's outcome. One that arrives while the item is
+        suspended is kept and applied on resume, so the effect never runs twice."""
+        if item.state == ItemState.Suspended:
+            item.pending_result = result
+            item.effect = None
+            item.last_modified = self.at
+            return
+        if result["kind"] == "process":
+            if result["ok"]:
+                self.state.data.update(result["output"])
+                self.complete(item, self.model(item))
+            else:
+                self.fault(item, result["error"] or "failed")
+            return
+        if result["state"] != ItemState.Completed.value:
+            self.fault(item, f"sub-case ended {result['state']}")
+            return
+        values, errors = expressions.mapping(self.model(item).output, result["data"])
+        self.state.data.update({k: v for k, v in values.items() if v is not None})
+        if errors:
+            self.log("output", item.id, "; ".join(errors))
+        self.complete(item, self.model(item))
 
     # ---------------------------------------------------------------- ending
 
@@ -276,6 +332,10 @@ class Ctx:
         if item.task and item.task.suspended_from:
             item.task.task_state = item.task.suspended_from
             item.task.suspended_from = None
+        if item.pending_result is not None and item.state == ItemState.Active:
+            result, item.pending_result = item.pending_result, None
+            self.effect_done(item, result)
+            return
         for child in self.children(item):
             # only what the parent suspended; an item a user suspended stays suspended
             if child.state == ItemState.Suspended and child.parent_suspended:
@@ -326,7 +386,7 @@ class Ctx:
             model = self.model(item)
             if model is None or item.state not in LIVE or not model.exit:
                 continue
-            if any(self.satisfied(s, data) for s in model.exit):
+            if any(self.satisfied(s, item, data) for s in model.exit):
                 self.terminate(item, "exit")
                 return True
         # 3. entry criteria of available items whose stage is active

@@ -49,10 +49,8 @@ def plan(ctx: Ctx, cmd: Plan) -> str:
     if not expressions.condition(model.if_, ctx.vars()):
         raise Conflict(f"'{model.id}' does not apply now: {model.if_}")
     parent = active[0]
-    stage_def = ctx.defs.container[model.id]
-    stage = parent if parent.definition_id == stage_def else next(
-        s for s in ctx.state.items.values() if s.definition_id == stage_def and s.state == ItemState.Active
-    )
+    # From a task's planning table the item goes into that task's own stage instance.
+    stage = parent if parent.type in ("stage", "casePlan") else ctx.state.items[parent.parent_id or ""]
     item = ctx.create(model, stage.id, discretionary=True)
     ctx.log("plan", item.id, f"{item.name} planned")
     return item.id

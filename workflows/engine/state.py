@@ -67,6 +67,8 @@ class PlanItemState(BaseModel):
     # process and case tasks: what the shell must run, decided by the engine
     effect: dict[str, Any] | None = None
     effect_attempt: int = 0
+    # an outcome that arrived while the item was suspended, applied on resume
+    pending_result: dict[str, Any] | None = None
     error: str | None = None
     # SELECT routes: the target the completing user chose
     selected_next: str | None = None

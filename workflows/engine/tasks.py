@@ -17,7 +17,7 @@ from workflows.engine.assignment import claimable
 from workflows.engine.commands import Assign, Claim, Complete, Delegate, Revoke, Save, Validate
 from workflows.engine.errors import Conflict, Forbidden, Invalid
 from workflows.engine.lifecycle import Ctx
-from workflows.engine.state import HumanTaskInfo, ItemState, PlanItemState, TaskState, TeamMember
+from workflows.engine.state import HumanTaskInfo, ItemState, PlanItemState, TaskState
 
 HELD = (TaskState.Assigned, TaskState.Delegated)
 
@@ -72,19 +72,10 @@ def assign(ctx: Ctx, cmd: Assign) -> None:
     target = cmd.assignee
     if model.role and not access.holds_role(ctx.state, target, model.role):
         # As in CaseFabric, assigning someone outside the pool brings them into the team.
-        _grant_role(ctx, target.user_id, model.role)
+        ctx.grant_role(target.user_id, model.role)
     task.task_state, task.assignee, task.owner = TaskState.Assigned, target.user_id, target.user_id
     _touch(ctx, item)
     ctx.log("assign", item.id, f"{item.name} assigned to {target.user_id}")
-
-
-def _grant_role(ctx: Ctx, user_id: str, role: str) -> None:
-    member = access.member(ctx.state, user_id)
-    if member is None:
-        ctx.state.team.append(TeamMember(userId=user_id, caseRoles=[role]))
-    elif role not in member.caseRoles:
-        member.caseRoles.append(role)
-    ctx.log("team", None, f"{user_id} joins the team as {role}")
 
 
 def revoke(ctx: Ctx, cmd: Revoke) -> None:
