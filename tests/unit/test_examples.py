@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 
 from store.directory import Directory
+from tests import example_paths as paths
+from tests.example_paths import DEFINITION_FILES, KNOWN, ROOT, definition, raw
 from workflows.actor import Actor
 from workflows.definition import (
     AssignmentRule,
@@ -39,20 +41,8 @@ from workflows.engine.decide import Decision, decide, start
 from workflows.engine.errors import Conflict, Invalid
 from workflows.engine.state import CaseState, ItemState, TaskState
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "examples"
-DEFINITION_FILES = sorted((EXAMPLES / "definitions").glob("*.yaml"))
-KNOWN = {path.stem for path in DEFINITION_FILES}
 PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
-
-
-def raw(name: str) -> dict[str, Any]:
-    return load_document((EXAMPLES / "definitions" / f"{name}.yaml").read_text(encoding="utf-8"))
-
-
-def definition(name: str) -> Definition:
-    return parse_definition(raw(name))
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +52,7 @@ def definitions() -> dict[str, Definition]:
 
 @pytest.fixture(scope="module")
 def directory() -> Directory:
-    return Directory.load(EXAMPLES / "directory.yaml")
+    return paths.directory()
 
 
 # ---------------------------------------------------------------- deployable
@@ -399,7 +389,7 @@ class Run:
         return self.state.plan.state == ItemState.Completed
 
 
-TRAVEL = {"traveller": "alice", "destination": "Lisbon", "amount": 1800, "ledger_url": "http://127.0.0.1:9/ledger"}
+TRAVEL = paths.TRAVEL
 
 
 def test_travel_request_runs_to_its_end(definitions: dict[str, Definition], directory: Directory) -> None:
@@ -407,26 +397,26 @@ def test_travel_request_runs_to_its_end(definitions: dict[str, Definition], dire
     assert run.state.title == "Travel of alice to Lisbon"
     alice = directory.by_username("alice")
     assert alice is not None and run.state.items["submit"].task.assignee == alice.id  # EVALUATE SYS_STARTER
-    run.complete("submit", "alice", {"justification": "customer workshop"})
+    run.complete("submit", "alice", paths.JUSTIFICATION)
     assert run.active() == {"approve"}  # over 1000: the manager approves
-    run.claim_and_complete("approve", "bob", {"approved": True})
+    run.claim_and_complete("approve", "bob", paths.APPROVED)
     assert run.state_of("approved") == ItemState.Completed
-    run.claim_and_complete("book", "carol", {"bookingRef": "LIS-42"})
+    run.claim_and_complete("book", "carol", paths.BOOKED)
     effect = run.process_done("ledger")
     assert effect["url"] == "http://127.0.0.1:9/ledger/entries"
-    assert effect["json"] == {"case": "case-1", "amount": "1800"}
+    assert effect["json"] == paths.ledger_entry("case-1", TRAVEL) == {"case": "case-1", "amount": "1800"}
     effect = run.child_done("expenses", {"reimbursed": 1700})
     assert effect["definition"] == "expense-claim"
-    assert effect["inputs"] == {"traveller": "alice", "budget": 1800}
+    assert effect["inputs"] == paths.travel_claim(TRAVEL) == {"traveller": "alice", "budget": 1800}
     assert run.completed
 
 
 def test_travel_request_small_amount_goes_to_booking(definitions: dict[str, Definition], directory: Directory) -> None:
-    run = Run(definitions["travel-request"], directory, "erin", {**TRAVEL, "traveller": "erin", "amount": 300})
-    run.complete("submit", "erin", {"justification": "training"})
+    run = Run(definitions["travel-request"], directory, "erin", paths.TRAVEL_SMALL)
+    run.complete("submit", "erin", paths.JUSTIFICATION)
     assert run.active() == {"booking", "book"}
     assert run.state_of("approve") == ItemState.Available
-    run.claim_and_complete("book", "frank", {"bookingRef": "X"})
+    run.claim_and_complete("book", "frank", paths.BOOKED)
     run.process_done("ledger")
     run.child_done("expenses", {})
     assert run.completed
@@ -434,60 +424,35 @@ def test_travel_request_small_amount_goes_to_booking(definitions: dict[str, Defi
 
 def test_travel_request_rejected_ends_the_case(definitions: dict[str, Definition], directory: Directory) -> None:
     run = Run(definitions["travel-request"], directory, "alice", TRAVEL)
-    run.complete("submit", "alice", {"justification": "conference"})
-    run.claim_and_complete("approve", "mike", {"approved": False})
+    run.complete("submit", "alice", paths.JUSTIFICATION)
+    run.claim_and_complete("approve", "mike", paths.REFUSED)
     assert run.state_of("rejected") == ItemState.Completed
     assert run.completed
 
 
-CLAIM = {"traveller": "alice", "budget": 1000}
+CLAIM = paths.CLAIM
 
 
-@pytest.mark.parametrize(
-    ("total", "accepted", "approved", "reimbursed", "overrun"),
-    [
-        (800, 780, None, 780, ItemState.Terminated),  # within budget: no overrun decision
-        (1200, 1150, True, 1150, ItemState.Completed),  # over budget, overrun approved
-        (1200, 1150, False, 1000, ItemState.Completed),  # over budget, overrun refused: the budget
-        (1200, 950, None, 950, ItemState.Terminated),  # finance cut it to within budget: overrun exits
-    ],
-)
-def test_expense_claim_runs_to_its_end(
-    definitions: dict[str, Definition], directory: Directory, total: float, accepted: float, approved: bool | None, reimbursed: float, overrun: ItemState
-) -> None:
+@pytest.mark.parametrize("path", paths.EXPENSE_PATHS, ids=lambda p: p.id)
+def test_expense_claim_runs_to_its_end(definitions: dict[str, Definition], directory: Directory, path: paths.ExpensePath) -> None:
     run = Run(definitions["expense-claim"], directory, "alice", CLAIM)
     assert run.state.title == "Expenses of alice (budget 1000)"
-    run.claim_and_complete("receipts", "alice", {"total": total, "lines": [{"what": "hotel", "amount": total}], "nights": 2})
-    assert run.active() == ({"check", "overrun"} if total > 1000 else {"check"})
-    run.claim_and_complete("check", "carol", {"accepted": accepted, "vat": {"rate": 0.23}})
-    if approved is not None:
+    run.claim_and_complete("receipts", "alice", path.receipts())
+    assert run.active() == ({"check", "overrun"} if path.over_budget else {"check"})
+    run.claim_and_complete("check", "carol", path.check())
+    if path.approved is not None:
         assert run.active() == {"overrun"}
-        run.claim_and_complete("overrun", "bob", {"overrun_approved": approved})
-    assert run.state_of("overrun") == overrun
-    assert run.state.data["reimbursed"] == reimbursed
+        run.claim_and_complete("overrun", paths.manager_of("alice"), {"overrun_approved": path.approved})
+    assert run.state_of("overrun") == ItemState(path.overrun)
+    assert run.state.data["reimbursed"] == path.reimbursed
     assert run.state_of("settled") == ItemState.Completed
     # the end of the case ends what never happened
-    assert run.state_of("overrun-refused") == (ItemState.Completed if approved is False else ItemState.Terminated)
+    assert run.state_of("overrun-refused") == ItemState(path.overrun_refused)
     assert run.completed
 
 
-ONBOARDING = {
-    "first_name": "Nina",
-    "last_name": "Kowalski",
-    "start_date": "2025-03-17",
-    "services_url": "http://127.0.0.1:9/services",
-    "weekly_hours": 40,
-    "remote": True,
-    "equipment": ["laptop", "headset"],
-    "office": {"building": "B2", "floor": 3},
-    "relocation_budget": 3000,
-}
-
-
 def onboarding(definitions: dict[str, Definition], directory: Directory) -> Run:
-    bob = directory.by_username("bob")
-    assert bob is not None
-    run = Run(definitions["employee-onboarding"], directory, "hannah", {**ONBOARDING, "hiring_manager": bob.id})
+    run = Run(definitions["employee-onboarding"], directory, "hannah", paths.onboarding_inputs())
     assert run.state.title == "Onboarding of Nina Kowalski (2025-03-17)"
     # MANUAL: nobody may claim it; the HR owner of the case hands it to a colleague
     with pytest.raises(Conflict):
@@ -499,42 +464,43 @@ def onboarding(definitions: dict[str, Definition], directory: Directory) -> Run:
 def test_employee_onboarding_runs_to_its_end(definitions: dict[str, Definition], directory: Directory) -> None:
     run = onboarding(definitions, directory)
     bob = run.actor("bob")
-    run.complete("contract", "henry", {"employee_number": 1042, "salary_band": "B"}, next="preparation")
+    run.complete("contract", "henry", paths.CONTRACT, next="preparation")
     assert run.state.items["kickoff"].task.assignee == bob.user_id  # EVALUATE hiring_manager
-    run.complete("kickoff", "bob", {"agenda": ["team lunch", "tooling"], "buddy": "erin"})
+    run.complete("kickoff", "bob", paths.KICKOFF)
     assert run.active() == {"preparation", "accounts", "workplace"}  # PARALLEL
-    effect = run.process_done("accounts", {"username": "nina", "email": "nina@example.com"})
+    effect = run.process_done("accounts", paths.ACCOUNT)
     assert effect["url"] == "http://127.0.0.1:9/services/it/accounts"
+    assert effect["json"] == paths.accounts_request(paths.ONBOARDING, 1042)
     assert effect["json"]["employeeNumber"] == "1042"
     # remote hire: IT plans shipping the equipment home
     planned = run.do(Plan(actor=run.actor("ivan"), definition_id="ship-equipment")).plan_item_id
     assert planned == "ship-equipment"
-    run.claim_and_complete("ship-equipment", "ivan", {"tracking_number": "1Z999"})
+    run.claim_and_complete("ship-equipment", "ivan", paths.SHIPPED)
     # relocation: a sub-case of expense-claim, planned by HR once the hire has an account
     assert run.do(Plan(actor=run.actor("henry"), definition_id="relocation")).plan_item_id == "relocation"
-    effect = run.child_done("relocation", {"reimbursed": 2500, "traveller": "nina"})
+    effect = run.child_done("relocation", {"reimbursed": paths.RELOCATION_REIMBURSED, "traveller": "nina"})
     assert effect["inputs"] == {"traveller": "nina", "budget": 3000}
-    assert run.state.data["relocation_reimbursed"] == 2500
-    run.claim_and_complete("laptop", "ivan", {"laptop_serial": "PF-1234"})
+    assert run.state.data["relocation_reimbursed"] == paths.RELOCATION_REIMBURSED
+    run.claim_and_complete("laptop", "ivan", paths.LAPTOP)
     assert run.state_of("ready") == ItemState.Available  # join: all waits for facilities
-    run.claim_and_complete("workplace", "fiona", {"badge_number": "B-77", "desk": {"desk": "3.14"}})
+    run.claim_and_complete("workplace", "fiona", paths.WORKPLACE)
     assert run.state_of("ready") == ItemState.Completed
     assert run.state_of("preparation") == ItemState.Completed
     # the first weeks: the welcome waits for the manager to start it
     assert run.state_of("first-weeks") == ItemState.Active
     assert run.state_of("first-day") == ItemState.Enabled
     run.do(Transition(actor=bob, item_id="first-day", transition="manualStart"), later=timedelta(days=10))
-    run.complete("first-day", "bob", {"notes": "all set"})
+    run.complete("first-day", "bob", paths.FIRST_DAY)
     assert run.state.data["status"] == "employed"
     fires_at = run.state.items["one-month"].fires_at
     assert fires_at == run.at + timedelta(days=30)
     run.do(TimerFired(actor=bob, item_id="one-month"), later=timedelta(days=30))
     assert run.active() == {"first-weeks", "review", "review-talk"}
-    run.complete("review-talk", "bob", {"rating": 2, "goals": ["learn the billing system"], "on_track": False})
+    run.complete("review-talk", "bob", paths.REVIEW)
     assert run.do(Plan(actor=bob, definition_id="extra-training")).plan_item_id == "extra-training"
-    run.claim_and_complete("file-review", "henry", {"filed": True})
+    run.claim_and_complete("file-review", "henry", paths.FILED)
     assert run.state_of("review") == ItemState.Active  # the planned training is still running
-    run.claim_and_complete("extra-training", "hannah", {"course": "Billing 101", "days": 2})
+    run.claim_and_complete("extra-training", "hannah", paths.TRAINING)
     assert run.state_of("first-weeks") == ItemState.Completed
     assert run.completed
 
