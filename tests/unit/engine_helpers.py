@@ -21,7 +21,8 @@ from workflows.engine.errors import DomainError
 from workflows.engine.state import CaseState, PlanItemState, TeamMember
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
-EXAMPLE = Path("/work/shared/DEFINITION-EXAMPLE.yaml")
+# shared/ sits beside the repository, on developers' machines and in CI alike
+EXAMPLE = Path(__file__).resolve().parents[3] / "shared" / "DEFINITION-EXAMPLE.yaml"
 
 
 def at(minutes: float = 0, *, days: float = 0) -> datetime:

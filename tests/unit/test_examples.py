@@ -72,7 +72,7 @@ def test_example_parses_and_validates(path: Path) -> None:
 def test_travel_request_is_the_design_example_with_ledger_url_required() -> None:
     example = ROOT.parent / "shared" / "DEFINITION-EXAMPLE.yaml"
     if not example.exists():
-        pytest.skip("the design's example is not beside the repository")
+        pytest.fail(f"the design's example is missing: {example} (shared/ belongs beside the repository)")
     design = load_document(example.read_text(encoding="utf-8"))
     design["inputs"]["ledger_url"]["required"] = True
     assert raw("travel-request") == design
