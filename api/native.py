@@ -4,7 +4,6 @@ meaning lives in the service layer and the engine."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request

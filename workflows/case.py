@@ -100,6 +100,9 @@ class CaseWorkflow:
         self._running: set[tuple[str, int]] = set()
         self._wake = False
         self._published: dict[str, Any] = {}
+        # The validator's decision, reused by its handler when the state it was made on is
+        # still current (the usual case: the handler runs right after its validator).
+        self._validated: tuple[str, CaseState, Decision] | None = None
         if inp.state is not None:
             self._state = inp.state
             return
@@ -191,7 +194,11 @@ class CaseWorkflow:
         if key in self._recent:
             return self._recent[key]
         cmd = req.command
-        decision = self._decide(cmd)
+        validated, self._validated = self._validated, None
+        if validated is not None and validated[0] == key and validated[1] is self._state:
+            decision = validated[2]
+        else:
+            decision = self._decide(cmd)
         valid: bool | None = None
         errors: list[dict[str, Any]] = []
         if cmd.kind == "validate":
@@ -208,9 +215,10 @@ class CaseWorkflow:
 
     @act.validator
     def _validate_act(self, req: ActionRequest) -> None:
-        if self._update_id() in self._recent:
+        key = self._update_id()
+        if key in self._recent:
             return
-        self._decide(req.command)
+        self._validated = (key, self._state, self._decide(req.command))
 
     @staticmethod
     def _update_id() -> str:

@@ -383,7 +383,7 @@ def validate_definition(definition: Definition, known_definitions: set[str] | No
 
     if definition.starterRole:
         role_ref(definition.starterRole, "starterRole")
-    for name, spec in definition.inputs.items():
+    for name in definition.inputs:
         if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
             problems.append(Problem(path=f"inputs.{name}", message="input names must be identifiers"))
     for name, trig in definition.triggers.items():
