@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.actor import SYSTEM, Actor
     from workflows.definition import Definition, HumanTask, render_template
     from workflows.engine import access, views
-    from workflows.engine.commands import ChildDone, Claim, Command, Complete, Delegate, Plan, ProcessDone, Revoke, TaskDue, TimerFired
+    from workflows.engine.commands import CaseCancelled, ChildDone, Claim, Command, Complete, Delegate, Plan, ProcessDone, Revoke, TaskDue, TimerFired
     from workflows.engine.decide import Decision, check_start, decide, start
     from workflows.engine.errors import INTERNAL, DomainError
     from workflows.engine.lifecycle import DefIndex
@@ -98,6 +98,8 @@ class CaseWorkflow:
         self._audit_dropped = inp.audit_dropped
         self._recent: OrderedDict[str, ActionResult] = OrderedDict(inp.recent)
         self._running: set[tuple[str, int]] = set()
+        # sub-cases being asked to stop; a request dies with its sender, so the case waits
+        self._cancelling: set[str] = set()
         self._wake = False
         self._published: dict[str, Any] = {}
         # The validator's decision, reused by its handler when the state it was made on is
@@ -130,7 +132,7 @@ class CaseWorkflow:
             if self._state.closed:
                 break
             if self._should_continue_as_new():
-                await workflow.wait_condition(lambda: not self._running and workflow.all_handlers_finished())
+                await workflow.wait_condition(lambda: self._quiet() and workflow.all_handlers_finished())
                 workflow.continue_as_new(self._carry())
             self._wake = False
             deadline = self._next_deadline()
@@ -139,11 +141,20 @@ class CaseWorkflow:
                 await workflow.wait_condition(lambda: self._wake, timeout=timeout)
             except asyncio.TimeoutError:
                 pass
+            except asyncio.CancelledError:
+                # A cancellation request (the parent task ended, or ops cancelled the case)
+                # ends the case plan cleanly instead of leaving the case half-done.
+                self._feed(CaseCancelled(actor=SYSTEM, reason="cancellation requested"))
+                continue
             self._fire_due()
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.wait_condition(lambda: not self._cancelling and workflow.all_handlers_finished())
         if self._state.parent is not None:
             await self._notify_parent()
         return CaseOutcome(case_id=self._state.case_id, state=self._state.plan.state.value, data=self._state.data)
+
+    def _quiet(self) -> bool:
+        """Nothing in flight that a new run would lose: effects and cancel requests."""
+        return not self._running and not self._cancelling
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()
@@ -170,6 +181,28 @@ class CaseWorkflow:
         self._record(decision.events)
         self._wake = True
         self._publish()
+        self._cancel_orphaned_sub_cases(decision.events)
+
+    def _cancel_orphaned_sub_cases(self, events: list[AuditEntry]) -> None:
+        """A case task that ends before its sub-case does takes the sub-case with it."""
+        for event in events:
+            item = self._state.items.get(event.planItemId or "")
+            if event.action in ("exit", "terminate") and item is not None and item.type == "caseTask" and item.effect_attempt:
+                # Added after the first histories were recorded: cases that ran before it
+                # replay without the cancel request they never made.
+                if not workflow.patched("cancel-orphaned-sub-cases"):
+                    continue
+                child = workflow.get_external_workflow_handle(f"{self._state.case_id}-{item.id}")
+                self._cancelling.add(child.id)
+                asyncio.create_task(self._cancel(child))
+
+    async def _cancel(self, handle: Any) -> None:
+        try:
+            await handle.cancel()
+        except Exception:  # already closed, or never started: nothing to stop
+            workflow.logger.info("sub-case %s was not running", handle.id)
+        finally:
+            self._cancelling.discard(handle.id)
 
     def _record(self, events: list[AuditEntry]) -> None:
         self._audit.extend(events)

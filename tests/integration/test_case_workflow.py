@@ -245,3 +245,38 @@ async def test_what_ops_see_in_the_temporal_ui(cases: Cases) -> None:
     attrs = (await handle.describe()).typed_search_attributes
     assert list(attrs.get(sa.CASE_OPEN_TASKS) or []) == ["Two"] and not attrs.get(sa.CASE_ASSIGNEES)
     assert list(attrs.get(sa.CASE_CANDIDATES) or []) == ["group:staff", "role:staff"]
+
+
+async def test_a_sub_case_ends_when_its_case_task_is_exited(cases: Cases) -> None:
+    parent_def = load(PARENT.replace(
+        "      output: {approvedBudget: \"budget\"}",
+        "      output: {approvedBudget: \"budget\"}\n      exit: [{on: [stop.occur]}]",
+    ).replace("    - id: after", "    - {id: stop, type: userEvent, name: Stop}\n    - id: after"))
+    await cases.deploy(load(CHILD))
+    handle = await cases.start(parent_def, ALICE, {"amount": 3.0})
+    child = cases.client.get_workflow_handle(f"{handle.id}-sub")
+
+    async def child_case() -> Any:
+        try:
+            return await cases.view(child, ALICE)
+        except RPCError:
+            return None
+
+    await eventually(child_case, lambda v: v is not None and v.state == "Active")
+    await cases.act(handle, Transition(actor=ALICE, item_id="stop", transition="occur"))
+    assert states(await cases.view(handle, ALICE))["sub"] == "Terminated"
+    ended = await eventually(child_case, lambda v: v is not None and v.state == "Terminated")
+    assert states(ended)["check"] == "Terminated"
+    assert (await child.describe()).status.name == "COMPLETED"  # ended cleanly, not failed
+    history = await child.query(CaseWorkflow.history, ALICE)
+    assert history[-1].action == "case terminated" and "cancellation" in history[-1].detail
+
+
+async def test_an_operator_cancel_terminates_the_case_plan(cases: Cases) -> None:
+    handle = await cases.start(load(TASKS), ALICE)
+    await cases.act(handle, Claim(actor=ALICE, item_id="one"))
+    await handle.cancel()
+    outcome = await handle.result()
+    assert outcome.state == "Terminated"
+    view = await cases.view(handle, ALICE)
+    assert view.state == "Terminated" and states(view)["one"] == "Terminated"

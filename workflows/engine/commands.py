@@ -114,10 +114,17 @@ class ChildDone(Cmd):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+class CaseCancelled(Cmd):
+    """Temporal asked the case to stop: its parent task ended, or an operator cancelled it."""
+
+    kind: Literal["case_cancelled"] = "case_cancelled"
+    reason: str = ""
+
+
 Command = Annotated[
     Union[
         Claim, Revoke, Assign, Delegate, Complete, Save, Validate, Transition, Plan,
-        TeamAdd, TeamRemove, MergeFile, TimerFired, TaskDue, ProcessDone, ChildDone,
+        TeamAdd, TeamRemove, MergeFile, TimerFired, TaskDue, ProcessDone, ChildDone, CaseCancelled,
     ],
     Field(discriminator="kind"),
 ]

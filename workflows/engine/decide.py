@@ -15,6 +15,7 @@ from workflows.actor import Actor
 from workflows.definition import ROOT_ID, Definition, compile_routes
 from workflows.engine import access, fields, planning, tasks, transitions
 from workflows.engine.commands import (
+    CaseCancelled,
     ChildDone,
     Cmd,
     MergeFile,
@@ -28,7 +29,7 @@ from workflows.engine.errors import Conflict, Forbidden, Invalid, NotFound
 from workflows.engine.lifecycle import Ctx, DefIndex
 from workflows.engine.state import AuditEntry, CaseState, ItemState, ParentRef, PlanItemState, TeamMember
 
-INTERNAL_KINDS = {"timer_fired", "task_due", "process_done", "child_done"}
+INTERNAL_KINDS = {"timer_fired", "task_due", "process_done", "child_done", "case_cancelled"}
 
 
 @dataclass
@@ -157,6 +158,13 @@ def _child_done(ctx: Ctx, cmd: ChildDone) -> None:
     ctx.effect_done(item, {"kind": "case", "state": cmd.state, "data": cmd.data})
 
 
+def _case_cancelled(ctx: Ctx, cmd: CaseCancelled) -> None:
+    if ctx.state.closed:
+        return
+    ctx.terminate(ctx.state.plan, "exit")
+    ctx.log("case terminated", None, cmd.reason or "cancelled")
+
+
 HANDLERS: dict[str, Callable[[Ctx, Any], Any]] = {
     "claim": tasks.claim,
     "revoke": tasks.revoke,
@@ -174,6 +182,7 @@ HANDLERS: dict[str, Callable[[Ctx, Any], Any]] = {
     "task_due": _task_due,
     "process_done": _process_done,
     "child_done": _child_done,
+    "case_cancelled": _case_cancelled,
 }
 # Commands that answer without changing the case.
 READ_ONLY = {"validate"}
