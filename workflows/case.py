@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities.messages import HttpRequest, HttpResult, SubCaseRequest, SubCaseSetup, ValidationRequest, ValidationResult
@@ -414,10 +414,14 @@ class CaseWorkflow:
         parent = self._state.parent
         assert parent is not None
         handle = workflow.get_external_workflow_handle(parent.case_id)
-        await handle.signal(
-            CaseWorkflow.child_case_done,
-            ChildDone(actor=SYSTEM, item_id=parent.item_id, state=self._state.plan.state.value, data=self._state.data),
-        )
+        try:
+            await handle.signal(
+                CaseWorkflow.child_case_done,
+                ChildDone(actor=SYSTEM, item_id=parent.item_id, state=self._state.plan.state.value, data=self._state.data),
+            )
+        except FailureError:
+            # The parent has closed (it may have ended this very sub-case): no one to tell.
+            workflow.logger.info("parent case %s is closed; not told of this sub-case's end", parent.case_id)
 
     # ------------------------------------------------------------------ time
 
