@@ -280,3 +280,24 @@ async def test_an_operator_cancel_terminates_the_case_plan(cases: Cases) -> None
     assert outcome.state == "Terminated"
     view = await cases.view(handle, ALICE)
     assert view.state == "Terminated" and states(view)["one"] == "Terminated"
+
+
+async def test_concurrent_actions_across_many_continue_as_new_lose_nothing(cases: Cases) -> None:
+    handle = await cases.start(load(TASKS), ALICE, continue_as_new_after=60)
+
+    async def stream(s: int) -> None:
+        for i in range(12):
+            await cases.act(cases.client.get_workflow_handle(handle.id), MergeFile(actor=ALICE, data={f"s{s}_{i}": i}), key=f"s{s}-{i}")
+
+    await asyncio.gather(*(stream(s) for s in range(5)))
+    runs = {w.run_id async for w in cases.client.list_workflows(f"WorkflowId = '{handle.id}'")}
+    assert len(runs) >= 3, "the case continued as new several times under load"
+    latest = cases.client.get_workflow_handle(handle.id)
+    view = await cases.view(latest, ALICE)
+    assert view.file == {f"s{s}_{i}": i for s in range(5) for i in range(12)}
+    history = await latest.query(CaseWorkflow.history, ALICE)
+    assert sum(1 for h in history if h.action == "casefile") == 60
+    # every key still answers the same, once, from whichever run holds it now
+    again = await cases.act(latest, MergeFile(actor=ALICE, data={"s0_0": 0}), key="s0-0")
+    assert again.caseVersion < view.caseVersion
+    assert sum(1 for h in await latest.query(CaseWorkflow.history, ALICE) if h.action == "casefile") == 60
