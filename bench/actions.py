@@ -21,18 +21,14 @@ import uuid
 from pathlib import Path
 
 import httpx
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import devserver  # noqa: E402
 from bench.bare_workflow import BareWorkflow  # noqa: E402
 from run import Process  # noqa: E402
-from tests.support.processes import free_port  # noqa: E402
-from workflows.search_attributes import ALL  # noqa: E402
+from tests.support.processes import free_port, start_dev_env  # noqa: E402
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -57,11 +53,7 @@ async def wait_health(url: str, procs: list[Process]) -> None:
 
 async def main(rounds: int) -> None:
     data = Path(tempfile.mkdtemp(prefix="casework-bench-"))
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter, search_attributes=ALL, ui=False,
-        dev_server_existing_path=str(devserver.temporal_binary()), dev_server_log_level="error",
-        dev_server_extra_args=devserver.SQLITE_PRAGMAS,
-    )
+    env = await start_dev_env()
     port = free_port()
     child_env = {
         **os.environ,

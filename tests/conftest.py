@@ -23,26 +23,14 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-import devserver
-from workflows.search_attributes import ALL
+from tests.support.processes import start_dev_env
 
 VENV_BIN = Path(sys.executable).parent
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        namespace="default",
-        data_converter=pydantic_data_converter,
-        search_attributes=ALL,
-        ui=False,
-        dev_server_existing_path=str(devserver.temporal_binary()),
-        # start_local passes its own --log-level, so the level goes here, not in extra args.
-        dev_server_log_level="error",
-        dev_server_extra_args=devserver.SQLITE_PRAGMAS,
-        # The default 5 s is tight on a busy 2-core machine.
-        dev_server_startup_timeout=timedelta(seconds=30),
-    )
+    env = await start_dev_env()
     try:
         yield env
     finally:

@@ -13,32 +13,25 @@ tests/histories/README.md before re-recording.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import re
 import sys
 import tempfile
-import threading
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
-import devserver
 from tests import example_paths as paths
 from tests.example_paths import actor, user_id
-from tests.integration.conftest import Cases, HttpService, _cases
+from tests.integration.conftest import Cases, _cases
+from tests.support.http_service import HttpService, serve
+from tests.support.processes import start_dev_env
 from tests.integration.test_examples_e2e import Case, check_contract, drive_expense_claim, prefix, start_onboarding
 from workflows.case import CaseWorkflow
 from workflows.engine.commands import Claim, Complete, Delegate, MergeFile, Plan, Revoke, TeamAdd, TeamRemove, Transition
 from workflows.engine.state import TeamMember
-from workflows.search_attributes import ALL
 
 HERE = Path(__file__).resolve().parent
 
@@ -151,35 +144,6 @@ SCENARIOS: dict[str, Scenario] = {
 # ---------------------------------------------------------------- recording
 
 
-def serve() -> tuple[HttpService, ThreadingHTTPServer]:
-    """A local HTTP service answering as scripted, like the tests' `http_service` fixture."""
-    service = HttpService(url="")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            service.calls.append((self.path, json.loads(raw) if raw else None))
-            queue = service.script.get(self.path) or [(404, {"error": "not scripted"})]
-            status, body = queue.pop(0) if len(queue) > 1 else queue[0]
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = do_PUT = do_POST
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    service.url = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return service, server
-
-
 async def run_histories(client: Client, workflow_id: str) -> list[WorkflowHistory]:
     """Every run of a workflow, first to last (a case that continued as new has several)."""
     latest = await client.get_workflow_handle(workflow_id).fetch_history()
@@ -205,16 +169,7 @@ async def record(cases: Cases, scenario: Scenario, http: HttpService) -> dict[st
 
 
 async def main(out_dir: Path = HERE) -> dict[str, int]:
-    env = await WorkflowEnvironment.start_local(
-        namespace="default",
-        data_converter=pydantic_data_converter,
-        search_attributes=ALL,
-        ui=False,
-        dev_server_existing_path=str(devserver.temporal_binary()),
-        dev_server_log_level="error",
-        dev_server_extra_args=devserver.SQLITE_PRAGMAS,
-        dev_server_startup_timeout=timedelta(seconds=30),
-    )
+    env = await start_dev_env()
     http, server = serve()
     recorded: dict[str, str] = {}
     try:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import threading
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from settings import Settings
 from store import definitions as stored
+from tests.support.http_service import HttpService, serve  # noqa: F401 - tests import HttpService from here
 from store.db import Database
 from worker import build_worker
 from workflows.actor import Actor
@@ -81,48 +79,8 @@ async def skipping_cases(time_skipping_env: WorkflowEnvironment, tmp_path_factor
         yield c
 
 
-@dataclass
-class HttpService:
-    """A local HTTP service whose answers tests script per path: a list of (status, body)
-    served in turn, the last one repeating."""
-
-    url: str
-    script: dict[str, list[tuple[int, Any]]] = field(default_factory=dict)
-    calls: list[tuple[str, Any]] = field(default_factory=list)
-
-    def answer(self, path: str, *responses: tuple[int, Any]) -> None:
-        self.script[path] = list(responses)
-
-    def calls_to(self, path: str) -> list[Any]:
-        return [body for p, body in self.calls if p == path]
-
-
 @pytest.fixture(scope="session")
 def http_service() -> Any:
-    service = HttpService(url="")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            service.calls.append((self.path, json.loads(raw) if raw else None))
-            queue = service.script.get(self.path) or [(404, {"error": "not scripted"})]
-            status, body = queue.pop(0) if len(queue) > 1 else queue[0]
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = do_PUT = do_POST
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    service.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    service, server = serve()
     yield service
     server.shutdown()

@@ -14,9 +14,33 @@ import sys
 from pathlib import Path
 
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
 import devserver
 from run import ROOT, Process
+
+
+async def start_dev_env() -> WorkflowEnvironment:
+    """The dev server as tests, the history recorder and the benchmark use it: the venv's
+    binary, the pydantic converter, the case search attributes, SQLite in WAL mode."""
+    from datetime import timedelta
+
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    from workflows.search_attributes import ALL
+
+    return await WorkflowEnvironment.start_local(
+        namespace="default",
+        data_converter=pydantic_data_converter,
+        search_attributes=ALL,
+        ui=False,
+        dev_server_existing_path=str(devserver.temporal_binary()),
+        # start_local passes its own --log-level, so the level goes here, not in extra args.
+        dev_server_log_level="error",
+        dev_server_extra_args=devserver.SQLITE_PRAGMAS,
+        # The default 5 s is tight on a busy 2-core machine.
+        dev_server_startup_timeout=timedelta(seconds=30),
+    )
 
 
 def free_port() -> int:
