@@ -267,7 +267,10 @@ async def test_a_sub_case_ends_when_its_case_task_is_exited(cases: Cases) -> Non
     assert states(await cases.view(handle, ALICE))["sub"] == "Terminated"
     ended = await eventually(child_case, lambda v: v is not None and v.state == "Terminated")
     assert states(ended)["check"] == "Terminated"
-    assert (await child.describe()).status.name == "COMPLETED"  # ended cleanly, not failed
+    typed = cases.client.get_workflow_handle_for(CaseWorkflow.run, child.id)
+    outcome = await asyncio.wait_for(typed.result(), timeout=60)  # ends cleanly: a result, not a failure
+    assert outcome.state == "Terminated"
+    assert (await child.describe()).status.name == "COMPLETED"
     history = await child.query(CaseWorkflow.history, ALICE)
     assert history[-1].action == "case terminated" and "cancellation" in history[-1].detail
 
