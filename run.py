@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import inspect
 import os
 import signal
 import subprocess
@@ -177,22 +176,16 @@ def _check_children(children: list[Process]) -> None:
 
 def ready_token(settings) -> tuple[str | None, str]:
     """(token, note): a bearer token for the first PM_ALLCASES user of the directory, else the first user."""
-    try:
-        import yaml
+    from api.auth import mint_token_for
+    from store.directory import Directory
 
-        from api.auth import mint_token_for  # written elsewhere; the launcher runs without it
-    except Exception as error:
-        return None, f"no token: api.auth.mint_token_for is not available ({error})"
     try:
-        users = (yaml.safe_load(settings.directory.read_text()) or {}).get("users") or []
+        users = list(Directory.load(settings.directory).users)
         if not users:
             return None, f"no token: {settings.directory} lists no users"
-        user = next((u for u in users if "PM_ALLCASES" in (u.get("permissions") or [])), users[0])
-        token = mint_token_for(settings, user["username"])
-        if inspect.isawaitable(token):
-            token = asyncio.run(token)
-        return str(token), f"token for {user['username']} (valid {settings.token_ttl_seconds} s)"
-    except Exception as error:
+        user = next((u for u in users if "PM_ALLCASES" in u.permissions), users[0])
+        return mint_token_for(settings, user.username), f"token for {user.username} (valid {settings.token_ttl_seconds} s)"
+    except Exception as error:  # the banner still prints; the gateway says what is wrong
         return None, f"no token: {type(error).__name__}: {error}"
 
 

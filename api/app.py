@@ -19,7 +19,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api import native
 from api.auth import TokenService, token_router
-from api.errors import ApiError
+from api.errors import ApiError, title
 from api.service import CaseService
 from settings import Settings, get_settings
 from store.db import Database
@@ -37,31 +37,26 @@ def problem(status: int, title: str, detail: str = "", *, type_: str = "about:bl
 
 
 async def deploy_folder(svc: CaseService, folder: Path) -> list[str]:
-    """Deploy every definition in the folder, referenced sub-case definitions first.
+    """Deploy every definition in the folder; they may name each other as sub-cases.
 
     A file that does not validate stops the start: a gateway that silently skipped it would
     leave cases unstartable with no one told why.
     """
-    pending: dict[Path, Any] = {}
-    for path in sorted(list(folder.glob("*.yaml")) + list(folder.glob("*.yml")) + list(folder.glob("*.json"))):
-        pending[path] = svc.parse_document(path.read_text(encoding="utf-8"))
+    paths = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
+    documents: dict[Path, Any] = {}
+    for path in paths:
+        try:
+            documents[path] = svc.parse_document(path.read_text(encoding="utf-8"))
+        except ApiError as exc:
+            raise RuntimeError(f"{path}: {exc.detail}") from None
+    ids = frozenset(doc["id"] for doc in documents.values() if isinstance(doc, dict) and isinstance(doc.get("id"), str))
     deployed: list[str] = []
-    while pending:
-        progress = False
-        for path, raw in list(pending.items()):
-            try:
-                definition, version, created = await svc.deploy(raw, "system")
-            except ApiError as exc:
-                missing_subcase = "no deployed definition" in exc.detail
-                if missing_subcase and len(pending) > 1:
-                    continue  # its sub-case definition is later in the folder
-                raise RuntimeError(f"{path}: {exc.detail}") from None
-            deployed.append(f"{definition.id}@{version}" + ("" if created else " (unchanged)"))
-            del pending[path]
-            progress = True
-        if not progress:
-            names = ", ".join(str(p) for p in pending)
-            raise RuntimeError(f"these definitions reference sub-case definitions that are not deployed: {names}")
+    for path, raw in documents.items():
+        try:
+            definition, version, created = await svc.deploy(raw, "system", also_known=ids)
+        except ApiError as exc:
+            raise RuntimeError(f"{path}: {exc.detail}") from None
+        deployed.append(f"{definition.id}@{version}" + ("" if created else " (unchanged)"))
     return deployed
 
 
@@ -109,8 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {404: "Not Found", 405: "Method Not Allowed"}
-        return problem(exc.status_code, titles.get(exc.status_code, "Error"), "no such resource" if exc.status_code == 404 else "")
+        return problem(exc.status_code, title(exc.status_code), "no such resource" if exc.status_code == 404 else "")
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -10,6 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 
+TITLES = {
+    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+    409: "Conflict", 422: "Unprocessable Content", 429: "Too Many Requests", 500: "Internal Server Error",
+    502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+}
+
+
+def title(status: int) -> str:
+    return TITLES.get(status, "Error")
+
+
 class ApiError(Exception):
     def __init__(
         self,

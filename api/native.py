@@ -193,9 +193,8 @@ async def transition_plan_item(
 
 @router.get("/cases/{caseId}/discretionaryitems", response_model=DiscretionaryItems)
 async def get_discretionary_items(caseId: CaseId, actor: CurrentActor, svc: Service) -> DiscretionaryItems:
-    items = await svc.discretionary(caseId, actor)
-    view = await svc.case(caseId, actor)
-    return DiscretionaryItems(caseInstanceId=caseId, name=view.name, discretionaryItems=items)
+    options = await svc.discretionary(caseId, actor)
+    return DiscretionaryItems(caseInstanceId=caseId, name=options.caseName, discretionaryItems=options.items)
 
 
 @router.post("/cases/{caseId}/discretionaryitems/plan", response_model=PlanResponse)

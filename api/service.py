@@ -25,7 +25,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.errors import ApiError, bad_request, conflict, forbidden, not_found, unprocessable
+from api.errors import ApiError, bad_request, conflict, forbidden, not_found, title, unprocessable
 from settings import Settings
 from store import case_numbers, definitions
 from store.db import Database
@@ -39,7 +39,8 @@ from workflows.public import (
     CaseView,
     CaseWorkflow,
     Definition,
-    DiscretionaryItemView,
+    ITEM_TYPES,
+    DiscretionaryOptions,
     TaskView,
     TeamMember,
     check_start,
@@ -79,7 +80,7 @@ def _path(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("humanTask", "processTask", "caseTask", "stage", "milestone", "timer", "userEvent"):
+        elif part in ITEM_TYPES:
             continue  # pydantic's name for the union member, not part of the document
         else:
             out += f".{part}" if out else str(part)
@@ -95,10 +96,11 @@ class CaseService:
 
     # ------------------------------------------------------------------ definitions
 
-    async def deploy(self, raw: Any, deployed_by: str) -> tuple[Definition, int, bool]:
+    async def deploy(self, raw: Any, deployed_by: str, also_known: frozenset[str] = frozenset()) -> tuple[Definition, int, bool]:
+        """`also_known`: ids deployed together with this one (a folder), which sub-cases may name."""
         definition, problems = definition_problems(raw)
         if definition is not None:
-            known = {r.id for r in await definitions.list_latest(self.db)}
+            known = {r.id for r in await definitions.list_latest(self.db)} | also_known
             problems = [{"path": p.path, "message": p.message} for p in validate_definition(definition, known)]
         if problems or definition is None:
             detail = "; ".join(f"{p['path']}: {p['message']}" for p in problems[:5])
@@ -243,7 +245,7 @@ class CaseService:
     async def history(self, case_id: str, actor: Actor) -> list[AuditEntry]:
         return await self._query(case_id, CaseWorkflow.history, actor)
 
-    async def discretionary(self, case_id: str, actor: Actor) -> list[DiscretionaryItemView]:
+    async def discretionary(self, case_id: str, actor: Actor) -> DiscretionaryOptions:
         return await self._query(case_id, CaseWorkflow.discretionary, actor)
 
     async def task(self, task_id: str, actor: Actor) -> TaskView:
@@ -264,15 +266,13 @@ class CaseService:
 
     @staticmethod
     def _domain_error(cause: BaseException | None) -> ApiError:
-        if isinstance(cause, ApplicationError):
-            status = _STATUS.get(cause.type or "", 500)
-            details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
-            errors = details.get("errors") or None
-            if status == 500:
-                return ApiError(500, "Internal Server Error", "the case could not process this action; it is unchanged")
-            return ApiError(status, {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict", 422: "Unprocessable Content"}[status],
-                            cause.message, extra={"errors": errors} if errors else None)
-        return ApiError(500, "Internal Server Error", "the case could not process this action; it is unchanged")
+        status = _STATUS.get(cause.type or "", 500) if isinstance(cause, ApplicationError) else 500
+        if status == 500:  # a bug or an unknown refusal: say nothing of its insides
+            return ApiError(500, title(500), "the case could not process this action; it is unchanged")
+        assert isinstance(cause, ApplicationError)
+        details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+        errors = details.get("errors") or None
+        return ApiError(status, title(status), cause.message, extra={"errors": errors} if errors else None)
 
     @staticmethod
     def _rpc_error(exc: RPCError, case_id: str) -> ApiError:

@@ -22,12 +22,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.messages import HttpRequest, HttpResult, SubCaseRequest, SubCaseSetup, ValidationRequest, ValidationResult
     from workflows import search_attributes as sa
     from workflows.actor import SYSTEM, Actor
-    from workflows.definition import Definition, HumanTask, render_template
+    from workflows.definition import Definition
     from workflows.engine import access, views
     from workflows.engine.commands import CaseCancelled, ChildDone, Claim, Command, Complete, Delegate, Plan, ProcessDone, Revoke, TaskDue, TimerFired
     from workflows.engine.decide import Decision, check_start, decide, start
     from workflows.engine.errors import INTERNAL, DomainError
-    from workflows.engine.lifecycle import DefIndex
     from workflows.engine.state import AuditEntry, CaseState, ItemState, ParentRef, TeamMember
 
 # Answers kept for repeated update ids, carried across continue-as-new (Temporal itself
@@ -236,7 +235,7 @@ class CaseWorkflow:
         errors: list[dict[str, Any]] = []
         if cmd.kind == "validate":
             errors = list(decision.problems)
-            errors += await self._external_validation(cmd) if not errors else []
+            errors += await self._external_validation(cmd, decision) if not errors else []
             valid = not errors
         else:
             self._adopt(decision)
@@ -267,16 +266,13 @@ class CaseWorkflow:
             task=views.task(self._state, item) if item and item.task else None, valid=valid, errors=errors,
         )
 
-    async def _external_validation(self, cmd: Any) -> list[dict[str, Any]]:
-        model = self._model(cmd.item_id)
-        if not isinstance(model, HumanTask) or model.validator is None:
+    async def _external_validation(self, cmd: Any, decision: Decision) -> list[dict[str, Any]]:
+        if decision.validator is None:
             return []
         try:
             result: ValidationResult = await workflow.execute_activity(
                 "validate_output",
-                ValidationRequest(case_id=self._state.case_id, item_id=cmd.item_id,
-                                  url=render_template(model.validator.url, {**self._state.data, "caseId": self._state.case_id}),
-                                  headers=model.validator.headers, output=cmd.output),
+                ValidationRequest(case_id=self._state.case_id, item_id=cmd.item_id, output=cmd.output, **decision.validator),
                 result_type=ValidationResult,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_attempts=3),
@@ -284,12 +280,6 @@ class CaseWorkflow:
         except ActivityError as exc:
             raise ApplicationError(f"the validator could not be reached: {exc.cause}", type="ValidatorUnavailable", non_retryable=True) from None
         return result.errors if not result.valid else []
-
-    def _model(self, item_id: str) -> Any:
-        item = self._state.items.get(item_id)
-        if item is None:
-            return None
-        return DefIndex.of(self._state.definition).items.get(item.definition_id)
 
     # ------------------------------------------------------------------ signals
 
@@ -335,10 +325,10 @@ class CaseWorkflow:
         return views.tasks(self._state) if self._visible(actor) else None
 
     @workflow.query
-    def discretionary(self, actor: Actor) -> list[views.DiscretionaryItemView] | None:
+    def discretionary(self, actor: Actor) -> views.DiscretionaryOptions | None:
         if not self._visible(actor):
             return None
-        return views.discretionary(self._state, actor, self._state.last_modified)
+        return views.discretionary_options(self._state, actor, self._state.last_modified)
 
     # ------------------------------------------------------------------ effects
 
@@ -446,27 +436,18 @@ class CaseWorkflow:
     # ------------------------------------------------------------------ the Temporal UI
 
     def _publish(self) -> None:
-        state = self._state
-        open_tasks = [i for i in state.items.values() if i.task and i.state == ItemState.Active]
-        lines = [f"**{state.title}** — {state.plan.state.value}", ""]
-        if open_tasks:
-            lines += ["| task | state | assignee | due |", "|---|---|---|---|"]
-            for i in open_tasks:
-                t = i.task
-                assert t is not None
-                lines.append(f"| {i.name} | {t.task_state.value} | {t.assignee or '—'} | {t.due.isoformat() if t.due else '—'} |")
-        workflow.set_current_details("\n".join(lines))
+        view = views.ops(self._state)
+        workflow.set_current_details(view.details)
         if not self._input.search_attributes:
             return
-        dues = [i.task.due for i in open_tasks if i.task and i.task.due]
         values: dict[str, Any] = {
-            sa.CASE_STATUS.name: state.plan.state.value,
-            sa.CASE_NUMBER.name: state.case_number,
-            sa.CASE_DEFINITION.name: state.definition.id,
-            sa.CASE_ASSIGNEES.name: sorted({i.task.assignee for i in open_tasks if i.task and i.task.assignee}),
-            sa.CASE_CANDIDATES.name: sorted(self._candidates(open_tasks)),
-            sa.CASE_OPEN_TASKS.name: sorted({i.name for i in open_tasks}),
-            sa.CASE_DUE_TIME.name: min(dues) if dues else None,
+            sa.CASE_STATUS.name: view.status,
+            sa.CASE_NUMBER.name: view.case_number,
+            sa.CASE_DEFINITION.name: view.definition,
+            sa.CASE_ASSIGNEES.name: view.assignees,
+            sa.CASE_CANDIDATES.name: view.candidates,
+            sa.CASE_OPEN_TASKS.name: view.open_tasks,
+            sa.CASE_DUE_TIME.name: view.due,
         }
         if values == self._published:
             return
@@ -478,21 +459,3 @@ class CaseWorkflow:
         ]
         workflow.upsert_search_attributes(updates)
         self._published = values
-
-    def _candidates(self, open_tasks: list[Any]) -> set[str]:
-        """Roles and groups that may claim the unassigned open tasks: who to show them to."""
-        out: set[str] = set()
-        index = None
-        for i in open_tasks:
-            if i.task.assignee:
-                continue
-            if index is None:
-                index = DefIndex.of(self._state.definition)
-            model = index.items.get(i.definition_id)
-            if isinstance(model, HumanTask) and model.role:
-                spec = self._state.definition.roles.get(model.role)
-                out.add(f"role:{model.role}")
-                if spec:
-                    out.update(f"group:{g}" for g in spec.groups)
-                    out.update(f"user:{u}" for u in spec.users)
-        return out

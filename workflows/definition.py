@@ -186,6 +186,9 @@ PlanItem = Annotated[
     Field(discriminator="type"),
 ]
 
+# The `type` of each kind of plan item, as documents spell it.
+ITEM_TYPES = frozenset(m.model_fields["type"].annotation.__args__[0] for m in (HumanTask, ProcessTask, CaseTask, Stage, Milestone, Timer, UserEvent))
+
 HumanTask.model_rebuild()
 Stage.model_rebuild()
 

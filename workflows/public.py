@@ -4,7 +4,7 @@ workflow exists (start inputs, who may start)."""
 
 from workflows.actor import Actor
 from workflows.case import ActionRequest, ActionResult, CaseInput, CaseWorkflow
-from workflows.definition import Definition, Problem, load_document, parse_definition, validate_definition
+from workflows.definition import ITEM_TYPES, Definition, Problem, load_document, parse_definition, validate_definition
 from workflows.engine.access import may_start
 from workflows.engine.commands import (
     Assign, Claim, Complete, Delegate, MergeFile, Plan, Revoke, Save, TeamAdd, TeamRemove, Transition, Validate,
@@ -12,12 +12,12 @@ from workflows.engine.commands import (
 from workflows.engine.decide import check_start
 from workflows.engine.errors import KINDS as ERROR_KINDS
 from workflows.engine.state import AuditEntry, TeamMember
-from workflows.engine.views import CaseView, DiscretionaryItemView, PlanItemView, TaskView, split_task_id, task_id
+from workflows.engine.views import CaseView, DiscretionaryItemView, DiscretionaryOptions, PlanItemView, TaskView, split_task_id, task_id
 
 __all__ = [
-    "Actor", "ActionRequest", "ActionResult", "CaseInput", "CaseWorkflow", "Definition", "Problem",
+    "ITEM_TYPES", "Actor", "ActionRequest", "ActionResult", "CaseInput", "CaseWorkflow", "Definition", "Problem",
     "load_document", "parse_definition", "validate_definition", "may_start", "Assign", "Claim", "Complete",
     "Delegate", "MergeFile", "Plan", "Revoke", "Save", "TeamAdd", "TeamRemove", "Transition", "Validate",
-    "check_start", "ERROR_KINDS", "AuditEntry", "TeamMember", "CaseView", "DiscretionaryItemView",
+    "check_start", "ERROR_KINDS", "AuditEntry", "TeamMember", "CaseView", "DiscretionaryItemView", "DiscretionaryOptions",
     "PlanItemView", "TaskView", "split_task_id", "task_id",
 ]

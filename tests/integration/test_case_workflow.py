@@ -304,3 +304,11 @@ async def test_concurrent_actions_across_many_continue_as_new_lose_nothing(cases
     again = await cases.act(latest, MergeFile(actor=ALICE, data={"s0_0": 0}), key="s0-0")
     assert again.caseVersion < view.caseVersion
     assert sum(1 for h in await latest.query(CaseWorkflow.history, ALICE) if h.action == "casefile") == 60
+
+
+async def test_sub_case_whose_inputs_do_not_fit_fails_the_item_not_the_case(cases: Cases) -> None:
+    await cases.deploy(load(CHILD))
+    handle = await cases.start(load(PARENT.replace('budget: "amount * 2.0"', "budget: \"'lots'\"")), ALICE, {"amount": 1.0})
+    view = await eventually(lambda: cases.view(handle, ALICE), lambda v: states(v)["sub"] == "Failed")
+    assert view.state == "Active"
+    assert "inputs.budget: must be of type number" in next(p.error for p in view.planitems if p.id == "sub")

@@ -59,6 +59,18 @@ def can_manage(state: CaseState, actor: Actor) -> bool:
     return is_owner(state, actor) or is_supervisor(state, actor)
 
 
+def claimants(state: CaseState, task: HumanTask) -> set[str]:
+    """Who may claim the task, as `role:`, `group:` and `user:` names (what ops filter on)."""
+    if not task.role:
+        return set()
+    spec = state.definition.roles.get(task.role)
+    names = {f"role:{task.role}"}
+    if spec:
+        names.update(f"group:{g}" for g in spec.groups)
+        names.update(f"user:{u}" for u in spec.users)
+    return names
+
+
 def may_perform(state: CaseState, actor: Actor, task: HumanTask) -> bool:
     """Holding the task's role (its pool); a task without a role is open to the team."""
     if task.role:

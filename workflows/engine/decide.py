@@ -39,6 +39,8 @@ class Decision:
     # what the caller asked for: the planned item's id, validation problems
     plan_item_id: str | None = None
     problems: list[dict[str, Any]] = field(default_factory=list)
+    # validate: the external validator to ask, if the task has one
+    validator: dict[str, Any] | None = None
 
 
 def check_start(definition: Definition, inputs: dict[str, Any], team: list[TeamMember]) -> list[dict[str, Any]]:
@@ -197,7 +199,8 @@ def decide(state: CaseState, cmd: Cmd, at: datetime) -> Decision:
             raise Conflict(f"case '{state.case_id}' is {state.plan.state.value.lower()}")
     if kind in READ_ONLY:
         ctx = Ctx(state, at, cmd.actor, DefIndex.of(state.definition))
-        return Decision(state, [], problems=HANDLERS[kind](ctx, cmd))
+        validation = HANDLERS[kind](ctx, cmd)
+        return Decision(state, [], problems=validation.problems, validator=validation.validator)
     work = state.model_copy(deep=True)
     ctx = Ctx(work, at, cmd.actor, DefIndex.of(work.definition))
     result = HANDLERS[kind](ctx, cmd)

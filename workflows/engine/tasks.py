@@ -8,10 +8,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from workflows.actor import Actor
-from workflows.definition import HumanTask, RouteType
+from workflows.definition import HumanTask, RouteType, render_template
 from workflows.engine import access, fields
 from workflows.engine.assignment import claimable
 from workflows.engine.commands import Assign, Claim, Complete, Delegate, Revoke, Save, Validate
@@ -132,8 +133,24 @@ def save(ctx: Ctx, cmd: Save) -> None:
     ctx.log("save", item.id, f"draft of {item.name} saved")
 
 
-def validate(ctx: Ctx, cmd: Validate) -> list[dict[str, Any]]:
-    """Schema problems of a would-be output; the shell adds the external validator's."""
+@dataclass
+class Validation:
+    problems: list[dict[str, Any]]
+    # the external validator to ask when the schema has no complaint: url and headers,
+    # placeholders filled from the case data
+    validator: dict[str, Any] | None
+
+
+def validate(ctx: Ctx, cmd: Validate) -> Validation:
+    """Schema problems of a would-be output, and the external validator the shell then asks."""
     item, model, task = _task(ctx, cmd.item_id)
     _holder_only(task, cmd.actor, item.id, "validate")
-    return fields.check(model.output, {**task.output, **cmd.output}, where="output")
+    problems = fields.check(model.output, {**task.output, **cmd.output}, where="output")
+    call = None
+    if model.validator is not None:
+        data = ctx.vars()
+        call = {
+            "url": render_template(model.validator.url, data),
+            "headers": {k: render_template(v, data) for k, v in model.validator.headers.items()},
+        }
+    return Validation(problems, call)

@@ -9,9 +9,9 @@ from pydantic import BaseModel
 
 from workflows.actor import Actor
 from workflows.definition import ROOT_ID, HumanTask
-from workflows.engine import planning
+from workflows.engine import access, planning
 from workflows.engine.lifecycle import Ctx, DefIndex
-from workflows.engine.state import CaseState, PlanItemState, TeamMember
+from workflows.engine.state import CaseState, ItemState, PlanItemState, TeamMember
 
 
 class PlanItemView(BaseModel):
@@ -72,6 +72,24 @@ class CaseView(BaseModel):
     parentCase: str | None = None
 
 
+class DiscretionaryOptions(BaseModel):
+    caseName: str
+    items: list["DiscretionaryItemView"]
+
+
+class OpsView(BaseModel):
+    """What ops see of a case in the Temporal UI: details text and search attribute values."""
+
+    details: str
+    status: str
+    case_number: int
+    definition: str
+    assignees: list[str]
+    candidates: list[str]
+    open_tasks: list[str]
+    due: datetime | None
+
+
 class DiscretionaryItemView(BaseModel):
     name: str
     definitionId: str
@@ -102,9 +120,9 @@ def plan_item(item: PlanItemState) -> PlanItemView:
     )
 
 
-def task(state: CaseState, item: PlanItemState) -> TaskView:
+def task(state: CaseState, item: PlanItemState, defs: DefIndex | None = None) -> TaskView:
     assert item.task is not None
-    model = DefIndex.of(state.definition).items.get(item.definition_id)
+    model = (defs or DefIndex.of(state.definition)).items.get(item.definition_id)
     return TaskView(
         id=task_id(state.case_id, item.id), caseInstanceId=state.case_id, caseName=state.title, taskName=item.name,
         planItemId=item.id, taskState=item.task.task_state.value,
@@ -115,7 +133,8 @@ def task(state: CaseState, item: PlanItemState) -> TaskView:
 
 
 def tasks(state: CaseState) -> list[TaskView]:
-    return [task(state, i) for i in state.items.values() if i.task is not None]
+    defs = DefIndex.of(state.definition)
+    return [task(state, i, defs) for i in state.items.values() if i.task is not None]
 
 
 def case(state: CaseState) -> CaseView:
@@ -138,3 +157,37 @@ def discretionary(state: CaseState, actor: Actor, at: datetime) -> list[Discreti
         )
         for model, parent in planning.options(ctx, actor)
     ]
+
+
+def discretionary_options(state: CaseState, actor: Actor, at: datetime) -> DiscretionaryOptions:
+    return DiscretionaryOptions(caseName=state.title, items=discretionary(state, actor, at))
+
+
+def ops(state: CaseState) -> OpsView:
+    defs = DefIndex.of(state.definition)
+    open_tasks = [i for i in state.items.values() if i.task is not None and i.state == ItemState.Active]
+    lines = [f"**{state.title}** — {state.plan.state.value}", ""]
+    if open_tasks:
+        lines += ["| task | state | assignee | due |", "|---|---|---|---|"]
+    candidates: set[str] = set()
+    for i in open_tasks:
+        t = i.task
+        assert t is not None
+        lines.append(f"| {i.name} | {t.task_state.value} | {t.assignee or '—'} | {t.due.isoformat() if t.due else '—'} |")
+        model = defs.items.get(i.definition_id)
+        if not t.assignee and isinstance(model, HumanTask):
+            candidates |= access.claimants(state, model)
+    dues = [i.task.due for i in open_tasks if i.task and i.task.due]
+    return OpsView(
+        details="\n".join(lines),
+        status=state.plan.state.value,
+        case_number=state.case_number,
+        definition=state.definition.id,
+        assignees=sorted({i.task.assignee for i in open_tasks if i.task and i.task.assignee}),
+        candidates=sorted(candidates),
+        open_tasks=sorted({i.name for i in open_tasks}),
+        due=min(dues) if dues else None,
+    )
+
+
+DiscretionaryOptions.model_rebuild()
