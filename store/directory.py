@@ -91,6 +91,7 @@ class DirectoryUser(_Model):
             username=self.username,
             groups=list(self.groups),
             permissions=list(self.permissions),
+            reports_to=self.reports_to,
         )
 
 

@@ -16,6 +16,8 @@ class Actor(BaseModel):
     username: str = ""
     groups: list[str] = Field(default_factory=list)
     permissions: list[str] = Field(default_factory=list)
+    # the directory's `reportsTo`: whom a REPORT_TO task started by this user's action goes to
+    reports_to: str | None = None
 
     def is_named_by(self, names: list[str]) -> bool:
         """True when a list of user ids or usernames names this actor."""
@@ -24,5 +26,11 @@ class Actor(BaseModel):
     def in_any_group(self, groups: list[str]) -> bool:
         return any(g in self.groups for g in groups)
 
+    @property
+    def is_system(self) -> bool:
+        """The shell acting on its own (timers, effects): no user's action."""
+        return self.user_id == SYSTEM_ID
 
-SYSTEM = Actor(user_id="system", username="system")
+
+SYSTEM_ID = "system"
+SYSTEM = Actor(user_id=SYSTEM_ID, username=SYSTEM_ID)

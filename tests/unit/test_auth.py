@@ -119,7 +119,7 @@ def test_issue_verify_round_trip(tokens: TokenService, directory: Directory, set
     assert settings.signing_key_path.exists()
 
     actor = tokens.verify(token)
-    assert actor == Actor(user_id="u-alice", username="alice", groups=["clerks"], permissions=["PM_CASES"])
+    assert actor == Actor(user_id="u-alice", username="alice", groups=["clerks"], permissions=["PM_CASES"], reports_to="u-admin")
 
     header = jwt.get_unverified_header(token)
     claims = jwt.decode(token, options={"verify_signature": False})
@@ -263,7 +263,7 @@ def oidc_tokens(
 def test_oidc_token_maps_to_directory_user(issuer: Issuer, oidc_tokens: TokenService) -> None:
     token = issuer.token({"sub": "f81d4fae-7dec", "preferred_username": "alice", "groups": ["ignored"]})
     assert oidc_tokens.verify(token) == Actor(
-        user_id="u-alice", username="alice", groups=["clerks"], permissions=["PM_CASES"]
+        user_id="u-alice", username="alice", groups=["clerks"], permissions=["PM_CASES"], reports_to="u-admin"
     )
     # By sub, when the issuer's subject is the directory id.
     assert oidc_tokens.verify(issuer.token({"sub": "u-admin"})).user_id == "u-admin"

@@ -91,7 +91,8 @@ def test_loads_a_good_file(tmp_path: Path, hashes: dict[str, str]) -> None:
     assert [u.username for u in directory.members_of("clerks")] == ["alice", "bob"]
     assert directory.members_of("nobody") == []
     assert alice.to_actor() == Actor(
-        user_id="u-alice", username="alice", groups=["clerks", "managers"], permissions=["PM_CASES"]
+        user_id="u-alice", username="alice", groups=["clerks", "managers"], permissions=["PM_CASES"],
+        reports_to="00000000000000000000000000000001",
     )
     # The password hash never shows in a repr (logs, tracebacks).
     assert hashes["alice"] not in repr(alice)

@@ -442,7 +442,10 @@ def test_expense_claim_runs_to_its_end(definitions: dict[str, Definition], direc
     run.claim_and_complete("check", "carol", path.check())
     if path.approved is not None:
         assert run.active() == {"overrun"}
-        run.claim_and_complete("overrun", paths.manager_of("alice"), {"overrun_approved": path.approved})
+        # REPORT_TO: alice's completing the receipts handed the overrun to her manager
+        manager = paths.manager_of("alice")
+        assert run.state.items["overrun"].task.assignee == run.actor(manager).user_id
+        run.complete("overrun", manager, {"overrun_approved": path.approved})
     assert run.state_of("overrun") == ItemState(path.overrun)
     assert run.state.data["reimbursed"] == path.reimbursed
     assert run.state_of("settled") == ItemState.Completed

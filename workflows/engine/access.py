@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from workflows.actor import Actor
 from workflows.definition import Definition, HumanTask, UserEvent
-from workflows.engine.state import CaseState, TeamMember
+from workflows.engine.assignment import claimable, evaluated_pool, pool_from_variable
+from workflows.engine.principals import group, user
+from workflows.engine.state import CaseState, HumanTaskInfo, ItemState, TeamMember
 
+# ProcessMaker permissions (DESIGN.md 6), held by actors across all cases.
 ALL_CASES = "PM_ALLCASES"
+CANCEL_CASE = "PM_CANCELCASE"
+DELETE_CASE = "PM_DELETECASE"
+REASSIGN_CASE = "PM_REASSIGNCASE"
+REASSIGN_SUPERVISED = "PM_REASSIGNCASE_SUPERVISOR"
+# Commands a permission lets its holder send to any case, seen or not: ProcessMaker grants
+# these over every case (its reassign and cancel lists show them all).
+ACTS_BY_PERMISSION = {"cancel_case": CANCEL_CASE, "delete_case": DELETE_CASE, "reassign": REASSIGN_CASE}
 
 
 def member(state: CaseState, user_id: str) -> TeamMember | None:
@@ -44,14 +54,20 @@ def holds_a_task(state: CaseState, actor: Actor) -> bool:
 
 def can_see(state: CaseState, actor: Actor) -> bool:
     """Team members, role holders, task holders, supervisors and PM_ALLCASES see a case;
-    everyone else is told it does not exist."""
-    return (
+    everyone else is told it does not exist. A deleted case exists for nobody."""
+    return not state.deleted and (
         member(state, actor.user_id) is not None
         or holds_any(state, actor, list(state.definition.roles))
         or holds_a_task(state, actor)
         or is_supervisor(state, actor)
         or ALL_CASES in actor.permissions
     )
+
+
+def can_address(state: CaseState, actor: Actor, kind: str) -> bool:
+    """Whether a command reaches the case at all (otherwise: 404, it does not exist)."""
+    needed = ACTS_BY_PERMISSION.get(kind)
+    return can_see(state, actor) or (not state.deleted and needed is not None and needed in actor.permissions)
 
 
 def can_manage(state: CaseState, actor: Actor) -> bool:
@@ -76,6 +92,98 @@ def may_perform(state: CaseState, actor: Actor, task: HumanTask) -> bool:
     if task.role:
         return holds_role(state, actor, task.role)
     return member(state, actor.user_id) is not None
+
+
+# ---------------------------------------------------------------- the pool of a human task
+
+
+def role_principals(state: CaseState, role: str | None) -> set[str]:
+    """Who holds a role, as principals: the definition's users and groups, and team members
+    given it. A task without a role is open to the case team."""
+    if not role:
+        return {user(m.userId) for m in state.team}
+    out = {user(m.userId) for m in state.team if role in m.caseRoles}
+    spec = state.definition.roles.get(role)
+    if spec:
+        out |= {user(u) for u in spec.users} | {group(g) for g in spec.groups}
+    return out
+
+
+def in_pool(state: CaseState, actor: Actor, task: HumanTask) -> bool:
+    """Whether a user may hold the task: named by its SELF_SERVICE_EVALUATE variable (the
+    variable, not the role, is the pool then), else `may_perform`. Claim, reassign and the
+    starting task's user all go by this."""
+    if pool_from_variable(task):
+        users, groups = evaluated_pool(state, task)
+        return actor.is_named_by(users) or actor.in_any_group(groups)
+    return may_perform(state, actor, task)
+
+
+def candidate_principals(state: CaseState, task: HumanTask) -> set[str]:
+    """Who may claim the task while it is unassigned, as principals (`user:`, `group:`).
+    MANUAL tasks are claimed by nobody: an owner or planner assigns them."""
+    if not claimable(task):
+        return set()
+    if pool_from_variable(task):
+        users, groups = evaluated_pool(state, task)
+        return {user(u) for u in users} | {group(g) for g in groups}
+    return role_principals(state, task.role)
+
+
+def pool_users(state: CaseState, task: HumanTask) -> tuple[list[str], list[str]]:
+    """(user ids or usernames, group ids) that make up the task's pool, sorted; the shell
+    expands the groups through the directory (BALANCED picks from the result)."""
+    if pool_from_variable(task):
+        users, groups = evaluated_pool(state, task)
+        return sorted(set(users)), sorted(set(groups))
+    if not task.role:
+        return sorted({m.userId for m in state.team}), []
+    names = {m.userId for m in state.team if task.role in m.caseRoles}
+    groups: set[str] = set()
+    spec = state.definition.roles.get(task.role)
+    if spec:
+        names |= set(spec.users)
+        groups |= set(spec.groups)
+    return sorted(names), sorted(groups)
+
+
+# ---------------------------------------------------------------- case-level actions (ProcessMaker)
+
+
+def is_open(task_item_state: ItemState) -> bool:
+    """An open delegation: its task is active, or suspended with its case (paused)."""
+    return task_item_state in (ItemState.Active, ItemState.Suspended)
+
+
+def holds_open_task(state: CaseState, actor: Actor) -> bool:
+    """ProcessMaker's "currently assigned user of the case"."""
+    return any(
+        i.task is not None and is_open(i.state) and i.task.assignee == actor.user_id for i in state.items.values()
+    )
+
+
+def may_pause(state: CaseState, actor: Actor) -> bool:
+    """Pause and unpause: the user working on the case, or a process supervisor."""
+    return holds_open_task(state, actor) or is_supervisor(state, actor)
+
+
+def may_cancel(state: CaseState, actor: Actor) -> bool:
+    return CANCEL_CASE in actor.permissions or holds_open_task(state, actor)
+
+
+def may_delete(actor: Actor, first: HumanTaskInfo) -> bool:
+    """Only the user assigned to the first task, or PM_DELETECASE."""
+    return DELETE_CASE in actor.permissions or (first.assignee is not None and first.assignee == actor.user_id)
+
+
+def may_reassign(state: CaseState, actor: Actor) -> bool:
+    if REASSIGN_CASE in actor.permissions:
+        return True
+    return REASSIGN_SUPERVISED in actor.permissions and is_supervisor(state, actor)
+
+
+def may_run_trigger(state: CaseState, actor: Actor) -> bool:
+    return holds_open_task(state, actor) or is_owner(state, actor) or is_supervisor(state, actor)
 
 
 def may_plan(state: CaseState, actor: Actor, plannable_by: list[str]) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, Field
@@ -85,6 +86,43 @@ class MergeFile(Cmd):
     data: dict[str, Any]
 
 
+# ---- case-level actions of the ProcessMaker face (workflows/engine/admin.py)
+
+
+class Pause(Cmd):
+    kind: Literal["pause"] = "pause"
+    # when the case unpauses by itself; None: paused until someone unpauses it
+    until: datetime | None = None
+
+
+class Unpause(Cmd):
+    kind: Literal["unpause"] = "unpause"
+    # None or not in the future: now; later: the case stays paused until then
+    at: datetime | None = None
+
+
+class CancelCase(Cmd):
+    kind: Literal["cancel_case"] = "cancel_case"
+    reason: str = ""
+
+
+class DeleteCase(Cmd):
+    kind: Literal["delete_case"] = "delete_case"
+
+
+class Reassign(Cmd):
+    kind: Literal["reassign"] = "reassign"
+    item_id: str
+    # the user it is assigned to now (ProcessMaker's usr_uid_source), and the one to take it
+    source: str
+    target: Actor
+
+
+class RunTrigger(Cmd):
+    kind: Literal["run_trigger"] = "run_trigger"
+    name: str
+
+
 # ---- sent by the shell, never by users
 
 
@@ -121,10 +159,35 @@ class CaseCancelled(Cmd):
     reason: str = ""
 
 
+class AutoAssign(Cmd):
+    """BALANCED: the user the shell picked from the task's pool."""
+
+    kind: Literal["auto_assign"] = "auto_assign"
+    item_id: str
+    user_id: str
+
+
+class PauseEnded(Cmd):
+    """The time a paused case was to unpause has come."""
+
+    kind: Literal["pause_ended"] = "pause_ended"
+
+
+class TriggerDone(Cmd):
+    """The outcome of an http trigger that `run_trigger` asked the shell to call."""
+
+    kind: Literal["trigger_done"] = "trigger_done"
+    name: str
+    ok: bool
+    output: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+
+
 Command = Annotated[
     Union[
         Claim, Revoke, Assign, Delegate, Complete, Save, Validate, Transition, Plan,
-        TeamAdd, TeamRemove, MergeFile, TimerFired, TaskDue, ProcessDone, ChildDone, CaseCancelled,
+        TeamAdd, TeamRemove, MergeFile, Pause, Unpause, CancelCase, DeleteCase, Reassign, RunTrigger,
+        TimerFired, TaskDue, ProcessDone, ChildDone, CaseCancelled, AutoAssign, PauseEnded, TriggerDone,
     ],
     Field(discriminator="kind"),
 ]

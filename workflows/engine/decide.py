@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from workflows.actor import Actor
 from workflows.definition import ROOT_ID, Definition, compile_routes
-from workflows.engine import access, fields, planning, tasks, transitions
+from workflows.engine import access, admin, fields, planning, starting, tasks, transitions
 from workflows.engine.commands import (
     CaseCancelled,
     ChildDone,
@@ -29,7 +29,10 @@ from workflows.engine.errors import Conflict, Forbidden, Invalid, NotFound
 from workflows.engine.lifecycle import Ctx, DefIndex
 from workflows.engine.state import AuditEntry, CaseState, ItemState, ParentRef, PlanItemState, TeamMember
 
-INTERNAL_KINDS = {"timer_fired", "task_due", "process_done", "child_done", "case_cancelled"}
+INTERNAL_KINDS = {
+    "timer_fired", "task_due", "process_done", "child_done", "case_cancelled", "auto_assign", "pause_ended",
+    "trigger_done",
+}
 
 
 @dataclass
@@ -41,6 +44,9 @@ class Decision:
     problems: list[dict[str, Any]] = field(default_factory=list)
     # validate: the external validator to ask, if the task has one
     validator: dict[str, Any] | None = None
+    # run_trigger of an http trigger: the call the shell makes (method, url, json, headers,
+    # output), then reports with TriggerDone; the command itself changes nothing
+    trigger_call: dict[str, Any] | None = None
 
 
 def check_start(definition: Definition, inputs: dict[str, Any], team: list[TeamMember]) -> list[dict[str, Any]]:
@@ -63,7 +69,11 @@ def start(
     team: list[TeamMember],
     at: datetime,
     parent: ParentRef | None = None,
+    start_task: str | None = None,
+    start_user: Actor | None = None,
 ) -> Decision:
+    """A new case. ProcessMaker starts one in a named task (`start_task`, which must be
+    active once the case has started) and may hand that task to a user (`start_user`)."""
     problems = check_start(definition, inputs, team)
     if problems:
         raise Invalid("the case cannot start with these inputs", problems)
@@ -87,6 +97,8 @@ def start(
     ctx.move(root, "create", ItemState.Available)
     ctx.move(root, "start", ItemState.Active, f"case {title} started")
     ctx.settle()
+    if start_task is not None:
+        starting.take_first_task(ctx, start_task, start_user)
     state.version = 1
     return Decision(state, ctx.events)
 
@@ -185,6 +197,15 @@ HANDLERS: dict[str, Callable[[Ctx, Any], Any]] = {
     "process_done": _process_done,
     "child_done": _child_done,
     "case_cancelled": _case_cancelled,
+    "auto_assign": tasks.auto_assign,
+    "pause": admin.pause,
+    "unpause": admin.unpause,
+    "pause_ended": admin.pause_ended,
+    "cancel_case": admin.cancel_case,
+    "delete_case": admin.delete_case,
+    "reassign": admin.reassign,
+    "run_trigger": admin.run_trigger,
+    "trigger_done": admin.trigger_done,
 }
 # Commands that answer without changing the case.
 READ_ONLY = {"validate"}
@@ -193,10 +214,12 @@ READ_ONLY = {"validate"}
 def decide(state: CaseState, cmd: Cmd, at: datetime) -> Decision:
     kind: str = cmd.kind  # type: ignore[attr-defined]
     if kind not in INTERNAL_KINDS:
-        if not access.can_see(state, cmd.actor):
+        if not access.can_address(state, cmd.actor, kind):
             raise NotFound(f"no case '{state.case_id}'")
         if state.closed:
-            raise Conflict(f"case '{state.case_id}' is {state.plan.state.value.lower()}")
+            raise Conflict(admin.closed_reason(state))
+        if state.paused and kind not in admin.WHILE_PAUSED:
+            raise Conflict(admin.PAUSED)
     if kind in READ_ONLY:
         ctx = Ctx(state, at, cmd.actor, DefIndex.of(state.definition))
         validation = HANDLERS[kind](ctx, cmd)
@@ -204,6 +227,9 @@ def decide(state: CaseState, cmd: Cmd, at: datetime) -> Decision:
     work = state.model_copy(deep=True)
     ctx = Ctx(work, at, cmd.actor, DefIndex.of(work.definition))
     result = HANDLERS[kind](ctx, cmd)
+    if isinstance(result, admin.TriggerCall):
+        # the shell runs it; nothing changed, so the caller's state stands as it was
+        return Decision(state, [], trigger_call=result.call)
     ctx.settle()
     if ctx.events:
         work.version += 1

@@ -14,6 +14,7 @@ from typing import Any
 from workflows.actor import Actor
 from workflows.definition import (
     ROOT_ID,
+    AssignmentRule,
     CaseTask,
     Definition,
     HttpCall,
@@ -116,6 +117,9 @@ class Ctx:
     def move(self, item: PlanItemState, transition: str, to: ItemState, detail: str = "") -> None:
         item.state = to
         item.last_modified = self.at
+        if item.task is not None and to in TERMINAL:
+            # every way a task ends (complete, terminate, exit) comes through here
+            item.task.finished_at = self.at
         key = f"{item.definition_id}.{transition}"
         self.state.occurred[key] = self.state.occurred.get(key, 0) + 1
         self.fresh.add(key)
@@ -197,20 +201,38 @@ class Ctx:
     def _activate_task(self, item: PlanItemState, model: HumanTask) -> None:
         data = self.vars()
         shown, errors = expressions.mapping(model.input, data)
-        task = HumanTaskInfo(del_index=self.state.next_del_index, input=shown)
+        task = HumanTaskInfo(
+            del_index=self.state.next_del_index, input=shown, activated_at=self.at,
+            previous_user=None if self.actor.is_system else self.actor.user_id,
+        )
         self.state.next_del_index += 1
         if model.due:
             task.due = self.at + duration(model.due)
         item.task = task
         if errors:
             self.log("input", item.id, "; ".join(errors))
-        chosen = assignment.initial_assignee(self.state, model, data)
+        chosen = assignment.initial_assignee(self.state, model, data, self.actor)
         if chosen:
-            task.task_state = TaskState.Assigned
-            task.assignee = task.owner = chosen
+            self.hand_to(item, chosen)
             self.log("assign", item.id, f"assigned to {chosen} by rule {model.assignment.rule.value}")
             if model.role:
                 self.grant_role(chosen, model.role)
+        elif model.assignment.rule == AssignmentRule.REPORT_TO:
+            self.log("assign", item.id, f"{self.actor.user_id} reports to nobody; {item.name} is left to its pool")
+        elif assignment.awaits_pick(model):
+            task.awaiting_pick = True
+
+    def hand_to(self, item: PlanItemState, user_id: str) -> None:
+        """The task is now the user's (Assigned, its owner too): claim, assign, reassign and
+        the assignment rules all end here. The first holder's time is ProcessMaker's
+        del_init_date; a later one does not change it."""
+        task = item.task
+        assert task is not None
+        task.task_state, task.assignee, task.owner = TaskState.Assigned, user_id, user_id
+        task.awaiting_pick = False
+        if task.started_at is None:
+            task.started_at = self.at
+        item.last_modified = self.at
 
     def grant_role(self, user_id: str, role: str) -> None:
         """Bring a user into the team with a role (an assignment outside the pool does this)."""
@@ -236,16 +258,8 @@ class Ctx:
                 return
             call = trigger.http
         assert call is not None  # validated on deploy
-        data = self.vars()
         item.effect_attempt += 1
-        item.effect = {
-            "kind": "http",
-            "method": call.method,
-            "url": render_template(call.url, data),
-            "json": _render(call.json_, data),
-            "headers": {k: render_template(v, data) for k, v in call.headers.items()},
-            "output": dict(call.output),
-        }
+        item.effect = {"kind": "http", **http_call(call, self.vars())}
 
     def apply_set(self, item: PlanItemState | None, assignments: dict[str, str]) -> list[str]:
         """Evaluate a `set` trigger; all or nothing: on any error nothing is set."""
@@ -425,6 +439,18 @@ class Ctx:
                     self.log("case completed", None, self.state.title)
                 return True
         return False
+
+
+def http_call(call: HttpCall, data: dict[str, Any]) -> dict[str, Any]:
+    """What the shell must send for an http action (process task or trigger): method, url,
+    json, headers with placeholders filled from case data, and the output paths to read."""
+    return {
+        "method": call.method,
+        "url": render_template(call.url, data),
+        "json": _render(call.json_, data),
+        "headers": {k: render_template(v, data) for k, v in call.headers.items()},
+        "output": dict(call.output),
+    }
 
 
 def _render(value: Any, data: dict[str, Any]) -> Any:

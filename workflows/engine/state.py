@@ -46,6 +46,16 @@ class HumanTaskInfo(BaseModel):
     input: dict[str, Any] = Field(default_factory=dict)
     output: dict[str, Any] = Field(default_factory=dict)
     suspended_from: TaskState | None = None
+    # ProcessMaker's delegation fields. All defaulted: states saved before them still load.
+    # the user whose action activated the task (None when the shell did: a timer, an effect)
+    previous_user: str | None = None
+    # when the task became active (del_delegate_date), first got an assignee (del_init_date),
+    # and ended (del_finish_date)
+    activated_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    # BALANCED: unassigned until the shell picks a user of the pool and sends AutoAssign
+    awaiting_pick: bool = False
 
 
 class PlanItemState(BaseModel):
@@ -102,6 +112,12 @@ class CaseState(BaseModel):
     # Bumped by every accepted command: projections carry it so older ones can be ignored.
     version: int = 0
     parent: ParentRef | None = None
+    # ProcessMaker's case-level states (pause, cancel, delete); defaulted so old states load.
+    # paused: the case plan is suspended until unpaused (paused_until None: indefinitely)
+    paused: bool = False
+    paused_until: datetime | None = None
+    cancelled: bool = False
+    deleted: bool = False
 
     @property
     def plan(self) -> PlanItemState:

@@ -14,8 +14,8 @@ from typing import Any
 from workflows.actor import Actor
 from workflows.definition import HumanTask, RouteType, render_template
 from workflows.engine import access, fields
-from workflows.engine.assignment import claimable
-from workflows.engine.commands import Assign, Claim, Complete, Delegate, Revoke, Save, Validate
+from workflows.engine.assignment import claimable, pool_from_variable
+from workflows.engine.commands import Assign, AutoAssign, Claim, Complete, Delegate, Revoke, Save, Validate
 from workflows.engine.errors import Conflict, Forbidden, Invalid
 from workflows.engine.lifecycle import Ctx
 from workflows.engine.state import HumanTaskInfo, ItemState, PlanItemState, TaskState
@@ -23,7 +23,8 @@ from workflows.engine.state import HumanTaskInfo, ItemState, PlanItemState, Task
 HELD = (TaskState.Assigned, TaskState.Delegated)
 
 
-def _task(ctx: Ctx, item_id: str) -> tuple[PlanItemState, HumanTask, HumanTaskInfo]:
+def active_task(ctx: Ctx, item_id: str) -> tuple[PlanItemState, HumanTask, HumanTaskInfo]:
+    """The human task an action is about; it must be active (not suspended, not ended)."""
     item = ctx.item(item_id)
     model = ctx.model(item)
     if not isinstance(model, HumanTask):
@@ -50,22 +51,27 @@ def _touch(ctx: Ctx, item: PlanItemState) -> None:
 
 
 def claim(ctx: Ctx, cmd: Claim) -> None:
-    item, model, task = _task(ctx, cmd.item_id)
+    item, model, task = active_task(ctx, cmd.item_id)
     if not claimable(model):
         raise Conflict(f"task '{item.id}' is assigned by a case owner or planner; it cannot be claimed")
-    if not access.may_perform(ctx.state, cmd.actor, model):
-        raise Forbidden(f"claiming task '{item.id}' needs role '{model.role}'")
+    if not access.in_pool(ctx.state, cmd.actor, model):
+        raise Forbidden(f"claiming task '{item.id}' needs {_pool_of(model)}")
     if task.task_state != TaskState.Unassigned:
         if task.assignee == cmd.actor.user_id:
             raise Conflict(f"task '{item.id}' is already yours")
         raise Conflict(f"task '{item.id}' is held by {task.assignee}")
-    task.task_state, task.assignee, task.owner = TaskState.Assigned, cmd.actor.user_id, cmd.actor.user_id
-    _touch(ctx, item)
+    ctx.hand_to(item, cmd.actor.user_id)
     ctx.log("claim", item.id, f"{item.name} claimed")
 
 
+def _pool_of(model: HumanTask) -> str:
+    if pool_from_variable(model):
+        return f"to be named by the case variable '{model.assignment.variable}'"
+    return f"role '{model.role}'" if model.role else "case team membership"
+
+
 def assign(ctx: Ctx, cmd: Assign) -> None:
-    item, model, task = _task(ctx, cmd.item_id)
+    item, model, task = active_task(ctx, cmd.item_id)
     if not (access.can_manage(ctx.state, cmd.actor) or access.holds_any(ctx.state, cmd.actor, model.plannableBy)):
         raise Forbidden(f"assigning task '{item.id}' needs a planning role or case ownership")
     if task.task_state == TaskState.Delegated:
@@ -74,13 +80,28 @@ def assign(ctx: Ctx, cmd: Assign) -> None:
     if model.role and not access.holds_role(ctx.state, target, model.role):
         # As in CaseFabric, assigning someone outside the pool brings them into the team.
         ctx.grant_role(target.user_id, model.role)
-    task.task_state, task.assignee, task.owner = TaskState.Assigned, target.user_id, target.user_id
-    _touch(ctx, item)
+    ctx.hand_to(item, target.user_id)
     ctx.log("assign", item.id, f"{item.name} assigned to {target.user_id}")
 
 
+def auto_assign(ctx: Ctx, cmd: AutoAssign) -> None:
+    """BALANCED: the user the shell picked. A pick that comes late (the task was claimed,
+    assigned or ended meanwhile, or is suspended with its case) changes nothing: the task
+    keeps `awaiting_pick` while unassigned, so the shell picks again once it is active."""
+    item = ctx.state.items.get(cmd.item_id)
+    model = ctx.model(item) if item is not None and item.task is not None else None
+    if item is None or item.task is None or not isinstance(model, HumanTask):
+        return
+    if item.state != ItemState.Active or item.task.task_state != TaskState.Unassigned:
+        return
+    ctx.hand_to(item, cmd.user_id)
+    ctx.log("assign", item.id, f"assigned to {cmd.user_id} by rule {model.assignment.rule.value}")
+    if model.role:
+        ctx.grant_role(cmd.user_id, model.role)
+
+
 def revoke(ctx: Ctx, cmd: Revoke) -> None:
-    item, _, task = _task(ctx, cmd.item_id)
+    item, _, task = active_task(ctx, cmd.item_id)
     if task.task_state == TaskState.Delegated and cmd.actor.user_id in (task.assignee, task.owner):
         previous = task.owner
         task.task_state, task.assignee = TaskState.Assigned, previous
@@ -94,7 +115,7 @@ def revoke(ctx: Ctx, cmd: Revoke) -> None:
 
 
 def delegate(ctx: Ctx, cmd: Delegate) -> None:
-    item, _, task = _task(ctx, cmd.item_id)
+    item, _, task = active_task(ctx, cmd.item_id)
     _holder_only(task, cmd.actor, item.id, "delegate")
     if task.task_state == TaskState.Delegated:
         raise Conflict(f"task '{item.id}' is already delegated; revoke it first")
@@ -106,7 +127,7 @@ def delegate(ctx: Ctx, cmd: Delegate) -> None:
 
 
 def complete(ctx: Ctx, cmd: Complete) -> None:
-    item, model, task = _task(ctx, cmd.item_id)
+    item, model, task = active_task(ctx, cmd.item_id)
     _holder_only(task, cmd.actor, item.id, "complete")
     output = {**task.output, **cmd.output}
     problems = fields.check(model.output, output, where="output")
@@ -123,7 +144,7 @@ def complete(ctx: Ctx, cmd: Complete) -> None:
 
 
 def save(ctx: Ctx, cmd: Save) -> None:
-    item, model, task = _task(ctx, cmd.item_id)
+    item, model, task = active_task(ctx, cmd.item_id)
     _holder_only(task, cmd.actor, item.id, "save")
     problems = fields.check(model.output, cmd.output, where="output", partial=True)
     if problems:
@@ -143,7 +164,7 @@ class Validation:
 
 def validate(ctx: Ctx, cmd: Validate) -> Validation:
     """Schema problems of a would-be output, and the external validator the shell then asks."""
-    item, model, task = _task(ctx, cmd.item_id)
+    item, model, task = active_task(ctx, cmd.item_id)
     _holder_only(task, cmd.actor, item.id, "validate")
     problems = fields.check(model.output, {**task.output, **cmd.output}, where="output")
     call = None

@@ -55,7 +55,9 @@ class TeamView(BaseModel):
     users: list[TeamMember]
 
 
-class CaseView(BaseModel):
+class CaseSummary(BaseModel):
+    """A case in a list: what the read model holds of it."""
+
     id: str
     caseNumber: int
     name: str
@@ -65,6 +67,9 @@ class CaseView(BaseModel):
     createdOn: datetime
     createdBy: str
     lastModified: datetime
+
+
+class CaseView(CaseSummary):
     planitems: list[PlanItemView]
     team: TeamView
     file: dict[str, Any]

@@ -1,0 +1,157 @@
+"""What the read model stores of a case: one document per state, written by the worker.
+
+The engine builds it (pure, from the state alone) so every rule about who sees, holds or may
+claim a task stays in `access`; the store only writes rows and the faces only query them.
+
+Principals name users and groups the way definitions do: `user:<id>`, `user:<username>`
+(definitions may name users by either) and `group:<id>`. A query passes the caller's
+principals and matches any of them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from workflows.actor import Actor
+from workflows.definition import HumanTask
+from workflows.engine import access, status
+from workflows.engine.access import role_principals
+from workflows.engine.lifecycle import DefIndex
+from workflows.engine.principals import group, user
+from workflows.engine.state import TERMINAL, CaseState, ItemState, PlanItemState
+
+# Participation kinds: how a principal belongs to a case.
+OWNER = "owner"  # a case owner: sees every task of the case
+SUPERVISOR = "supervisor"  # the definition's supervisors (ProcessMaker's process supervisors)
+MEMBER = "member"  # in the case team, or holding one of the definition's roles
+PARTICIPANT = "participant"  # started the case or held one of its tasks (ProcessMaker "participated")
+
+
+class DelegationDoc(BaseModel):
+    """One activation of a human task (ProcessMaker's delegation, `del_index`)."""
+
+    del_index: int
+    item_id: str
+    task_def_id: str
+    task_name: str
+    role: str | None
+    assign_rule: str
+    task_state: str
+    assignee: str | None
+    owner: str | None
+    previous_user: str | None
+    delegated_at: datetime
+    init_at: datetime | None
+    due: datetime | None
+    finished_at: datetime | None
+    open: bool
+    # the case's current row(s): open delegations, or the last one of a case with none open
+    current: bool
+    last_modified: datetime
+    input: dict[str, Any] = Field(default_factory=dict)
+    output: dict[str, Any] = Field(default_factory=dict)
+    # who may claim it now (empty unless unassigned and claimable)
+    candidates: list[str] = Field(default_factory=list)
+    # who sees it in a task list besides case owners: its role's holders, its holder
+    viewers: list[str] = Field(default_factory=list)
+
+
+class ParticipationDoc(BaseModel):
+    principal: str
+    kind: str
+
+
+class CaseDoc(BaseModel):
+    case_id: str
+    case_number: int
+    version: int
+    title: str
+    definition_id: str
+    definition_version: int
+    definition_name: str
+    category: str
+    state: str
+    # ProcessMaker's APP_STATUS: TO_DO, DRAFT, PAUSED, COMPLETED, CANCELLED, DELETED
+    app_status: str
+    created_on: datetime
+    created_by: str
+    last_modified: datetime
+    finished_at: datetime | None
+    paused_until: datetime | None
+    parent_case_id: str | None
+    delegations: list[DelegationDoc]
+    participations: list[ParticipationDoc]
+
+
+def principals_of(actor: Actor) -> list[str]:
+    """The principals a caller matches: their id, their username and their groups."""
+    names = [user(actor.user_id)] + ([user(actor.username)] if actor.username and actor.username != actor.user_id else [])
+    return names + [group(g) for g in actor.groups]
+
+
+def _delegation(state: CaseState, item: PlanItemState, model: HumanTask | None) -> DelegationDoc:
+    t = item.task
+    assert t is not None
+    is_open = item.state not in TERMINAL and item.state != ItemState.Failed
+    role = model.role if model else None
+    holders = {user(u) for u in (t.assignee, t.owner) if u}
+    candidates: set[str] = set()
+    # only an active task can be claimed: not one of a paused case, nor a finished one
+    if item.state == ItemState.Active and not t.assignee and model is not None:
+        candidates = access.candidate_principals(state, model)
+    return DelegationDoc(
+        del_index=t.del_index, item_id=item.id, task_def_id=item.definition_id, task_name=item.name, role=role,
+        assign_rule=model.assignment.rule.value if model else "MANUAL", task_state=t.task_state.value,
+        assignee=t.assignee, owner=t.owner, previous_user=t.previous_user, delegated_at=t.activated_at or item.created_on,
+        init_at=t.started_at, due=t.due, finished_at=t.finished_at, open=is_open, current=False,
+        last_modified=item.last_modified, input=t.input, output=t.output, candidates=sorted(candidates),
+        viewers=sorted(role_principals(state, role) | holders | candidates),
+    )
+
+
+def _participations(state: CaseState, delegations: list[DelegationDoc]) -> list[ParticipationDoc]:
+    kinds: dict[tuple[str, str], None] = {}
+    for m in state.team:
+        kinds[(user(m.userId), OWNER if m.isOwner else MEMBER)] = None
+        if m.isOwner:
+            kinds[(user(m.userId), MEMBER)] = None
+    for role in state.definition.roles:
+        for p in role_principals(state, role):
+            kinds[(p, MEMBER)] = None
+    for name in state.definition.supervisors:
+        # supervisors are named by user id, username or group, like startedBy
+        kinds[(user(name), SUPERVISOR)] = None
+        kinds[(group(name), SUPERVISOR)] = None
+    kinds[(user(state.created_by), PARTICIPANT)] = None
+    for d in delegations:
+        for u in (d.assignee, d.owner, d.previous_user):
+            if u:
+                kinds[(user(u), PARTICIPANT)] = None
+    return [ParticipationDoc(principal=p, kind=k) for p, k in kinds]
+
+
+def project(state: CaseState) -> CaseDoc:
+    defs = DefIndex.of(state.definition)
+    delegations = []
+    for item in state.items.values():
+        if item.task is None:
+            continue
+        model = defs.items.get(item.definition_id)
+        delegations.append(_delegation(state, item, model if isinstance(model, HumanTask) else None))
+    delegations.sort(key=lambda d: d.del_index)
+    open_ones = [d for d in delegations if d.open]
+    for d in open_ones or delegations[-1:]:
+        d.current = True
+    closed = state.plan.state in TERMINAL
+    return CaseDoc(
+        case_id=state.case_id, case_number=state.case_number, version=state.version, title=state.title,
+        definition_id=state.definition.id, definition_version=state.definition.version,
+        definition_name=state.definition.name, category=state.definition.category, state=state.plan.state.value,
+        app_status=status.app_status(state), created_on=state.created_on, created_by=state.created_by,
+        last_modified=state.last_modified, finished_at=state.plan.last_modified if closed else None,
+        paused_until=state.paused_until, parent_case_id=state.parent.case_id if state.parent else None,
+        delegations=delegations, participations=_participations(state, delegations),
+    )
