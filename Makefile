@@ -1,4 +1,6 @@
-# `make run` and `make test` work on a fresh machine with Python 3.11+ and access to PyPI.
+# `make run` and `make test` work on a fresh machine with Python 3.11+ and access to PyPI;
+# `make test` also needs the PostgreSQL server binaries, and installs them with apt-get
+# (Debian/Ubuntu) when they are missing: the store's tests run on SQLite and on PostgreSQL.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -6,7 +8,7 @@ PY     := $(VENV)/bin/python
 # Touched after a successful install: pip runs again only when pyproject.toml changes.
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv install run test bench
+.PHONY: venv install run test bench postgres
 
 venv install: $(STAMP)
 
@@ -21,8 +23,27 @@ $(STAMP): pyproject.toml | $(PY)
 run: $(STAMP)
 	$(PY) run.py
 
-test: $(STAMP)
+test: $(STAMP) postgres
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# Where Debian puts the server binaries; tests/support/postgres.py looks there (then PATH)
+# and starts a throwaway cluster of its own, so no PostgreSQL service needs to run.
+PG_BIN_GLOB ?= /usr/lib/postgresql/*/bin
+
+postgres:
+	@for dir in $(PG_BIN_GLOB); do \
+	  if [ -x "$$dir/initdb" ] && [ -x "$$dir/postgres" ]; then exit 0; fi; \
+	done; \
+	if command -v postgres >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1; then exit 0; fi; \
+	echo "PostgreSQL server binaries (initdb, postgres) not found: installing the 'postgresql' package with apt-get"; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	if $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; then \
+	  exit 0; \
+	fi; \
+	echo "*** Could not install PostgreSQL with apt-get. The tests need its server binaries:"; \
+	echo "*** install the 'postgresql' package (Debian/Ubuntu: apt-get install postgresql), or put"; \
+	echo "*** initdb and postgres on PATH, then run 'make test' again."; \
+	exit 1
 
 bench: $(STAMP)
 	$(PY) bench/actions.py

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -80,3 +80,127 @@ class CaseNumberRow(Base):
     number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_id: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# ---------------------------------------------------------------- the read model
+#
+# Written only by the worker's projection (store/projection.py), one case at a time, each
+# write carrying the case's version; read by the faces' lists. Delegation rows repeat the
+# case fields lists filter and sort on, so an inbox is one indexed scan with no join.
+
+
+class CaseRow(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_number", "case_number"),
+        Index("ix_cases_definition_number", "definition_id", "case_number"),
+        Index("ix_cases_state_number", "state", "case_number"),
+        Index("ix_cases_created_on", "created_on"),
+        Index("ix_cases_last_modified", "last_modified"),
+    )
+
+    case_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    case_number: Mapped[int] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(1000))
+    definition_id: Mapped[str] = mapped_column(String(200))
+    definition_version: Mapped[int] = mapped_column(Integer)
+    definition_name: Mapped[str] = mapped_column(String(500))
+    category: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(20))
+    app_status: Mapped[str] = mapped_column(String(20))
+    created_on: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))
+    last_modified: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    parent_case_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class DelegationRow(Base):
+    """One activation of a human task: ProcessMaker's delegation, the native face's task."""
+
+    __tablename__ = "delegations"
+    __table_args__ = (
+        # a user's inbox: their open delegations, newest case first
+        Index("ix_delegations_assignee", "assignee", "open", "case_number"),
+        Index("ix_delegations_owner", "owner", "open", "case_number"),
+        # advanced search and participated: one current row per case, newest first
+        Index("ix_delegations_current", "current", "case_number"),
+        Index("ix_delegations_definition", "definition_id", "current", "case_number"),
+        Index("ix_delegations_status", "app_status", "current", "case_number"),
+        Index("ix_delegations_delegated_at", "delegated_at"),
+        Index("ix_delegations_due", "due"),
+    )
+
+    case_id: Mapped[str] = mapped_column(String(200), ForeignKey("cases.case_id", ondelete="CASCADE"), primary_key=True)
+    del_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(200))
+    task_def_id: Mapped[str] = mapped_column(String(200))
+    task_name: Mapped[str] = mapped_column(String(500))
+    role: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    assign_rule: Mapped[str] = mapped_column(String(40))
+    task_state: Mapped[str] = mapped_column(String(20))
+    assignee: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    previous_user: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    delegated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    init_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    due: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    open: Mapped[bool] = mapped_column(Boolean)
+    current: Mapped[bool] = mapped_column(Boolean)
+    last_modified: Mapped[datetime] = mapped_column(UTCDateTime())
+    # what the task shows and its (draft) output: the native task object carries both
+    input: Mapped[dict[str, Any]] = mapped_column(JsonDict)
+    output: Mapped[dict[str, Any]] = mapped_column(JsonDict)
+    # the case's fields, repeated so lists need no join
+    case_number: Mapped[int] = mapped_column(Integer)
+    case_title: Mapped[str] = mapped_column(String(1000))
+    app_status: Mapped[str] = mapped_column(String(20))
+    case_state: Mapped[str] = mapped_column(String(20))
+    definition_id: Mapped[str] = mapped_column(String(200))
+    definition_name: Mapped[str] = mapped_column(String(500))
+    category: Mapped[str] = mapped_column(String(200))
+    case_created_on: Mapped[datetime] = mapped_column(UTCDateTime())
+    case_created_by: Mapped[str] = mapped_column(String(200))
+    case_updated_on: Mapped[datetime] = mapped_column(UTCDateTime())
+    case_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # lower-cased case title and task name: ProcessMaker's case-insensitive `search`
+    search_text: Mapped[str] = mapped_column(String(1600))
+
+
+class DelegationPrincipalRow(Base):
+    """Who may claim (`candidate`) or see (`viewer`) a delegation, as principals
+    (`user:<id>`, `user:<username>`, `group:<id>`)."""
+
+    __tablename__ = "delegation_principals"
+    __table_args__ = (Index("ix_delegation_principals_case", "case_id", "del_index"),)
+
+    principal: Mapped[str] = mapped_column(String(250), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    case_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    del_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class ParticipationRow(Base):
+    """How a principal belongs to a case: owner, member, supervisor, participant."""
+
+    __tablename__ = "participations"
+    __table_args__ = (Index("ix_participations_case", "case_id"),)
+
+    principal: Mapped[str] = mapped_column(String(250), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    case_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(200), ForeignKey("cases.case_id", ondelete="CASCADE"), primary_key=True)
+
+
+class BalancedCounterRow(Base):
+    """BALANCED assignment: how many times a task has been handed out, across cases."""
+
+    __tablename__ = "balanced_counters"
+
+    definition_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    task_def_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    handed_out: Mapped[int] = mapped_column(Integer, default=0)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import atexit
 import os
 import sys
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from tests.support.postgres import PostgresCluster, PostgresUnavailable
+from store.db import Database
 from tests.support.processes import start_dev_env
 
 VENV_BIN = Path(sys.executable).parent
@@ -55,6 +58,50 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
+# PostgreSQL, started on first use like the Temporal servers (tests/support/postgres.py):
+# - `postgres_cluster`: one throwaway cluster per test session.
+# - `postgres_url`: its `casework` database, shared by the session (clean up after yourself).
+# - `database_url`: each test twice, on a SQLite file of its own and on a PostgreSQL database
+#   of its own (created empty, dropped afterwards), for store code that must work on both.
+# PostgreSQL not starting fails the tests that need it: they must never be skipped.
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    cluster = PostgresCluster()
+    problem = None
+    try:
+        cluster.start()
+    except PostgresUnavailable as exc:
+        problem = str(exc)
+    if problem is not None:
+        cluster.stop()
+        pytest.fail(f"PostgreSQL is required for this test and could not be started: {problem}", pytrace=False)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_cluster: PostgresCluster) -> str:
+    return postgres_cluster.url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'casework.db'}"
+        return
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    url = cluster.create_database(name)
+    try:
+        yield url
+    finally:
+        cluster.drop_database(name)
+
+
 # The Temporal SDK's Rust threads can abort the interpreter while it finalizes
 # ("Fatal Python error: PyGILState_Release ... finalizing", temporalio/sdk-python#300).
 # Measured here: a plain script that started and shut down both servers aborted (exit 134)
@@ -79,3 +126,14 @@ def _exit_without_finalizing() -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(_exit_status)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """A migrated, empty read model on each backend of `database_url`."""
+    database = Database(database_url)
+    await database.init()
+    try:
+        yield database
+    finally:
+        await database.close()

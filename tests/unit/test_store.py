@@ -1,4 +1,5 @@
-"""The store against a real SQLite file: definition versions and case numbers."""
+"""The store against real databases, each test on a SQLite file and on PostgreSQL (the
+`database_url` fixture): definition versions and case numbers, also under concurrency."""
 
 from __future__ import annotations
 
@@ -13,15 +14,6 @@ from store import case_numbers, definitions
 from store.db import Database
 
 
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    # A nested folder that does not exist yet: init() must create it.
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'data' / 'casework.db'}")
-    await database.init()
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 def body(n: int) -> dict[str, object]:
@@ -40,6 +32,17 @@ async def test_init_creates_folder_and_uses_wal(tmp_path: Path) -> None:
     assert path.exists()
     assert mode == "wal"
     assert timeout and timeout > 0
+
+
+async def test_in_memory_sqlite_works() -> None:
+    database = Database("sqlite+aiosqlite://")
+    await database.init()
+    await database.init()
+    try:
+        assert await definitions.deploy(database, "claim", "Claim", "", body(1), "admin") == (1, True)
+        assert await case_numbers.allocate(database, "case-a") == 1
+    finally:
+        await database.close()
 
 
 async def test_deploy_numbers_versions(db: Database) -> None:

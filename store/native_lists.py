@@ -1,0 +1,173 @@
+"""The native face's lists across cases (DESIGN.md section 8): `GET /cases`, `GET /tasks`
+and the caller's task counts, read from the read model.
+
+Who sees what follows the engine's rules as the projection wrote them down: a case is
+listed for the principals that belong to it (team, role holders, task holders,
+supervisors) or for holders of PM_ALLCASES; a task for its role's holders and its holder,
+and for the case's owners and supervisors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy.sql import Select
+
+from store.db import Database
+from store.projection import CANDIDATE, VIEWER
+from store.tables import CaseRow, DelegationPrincipalRow, DelegationRow, ParticipationRow
+
+ALL_CASES = "PM_ALLCASES"
+DELETED = "DELETED"
+# Who sees every task of a case, not only those of their roles.
+CASE_WIDE = ("owner", "supervisor")
+
+CASE_SORTS: dict[str, Any] = {
+    "caseNumber": CaseRow.case_number,
+    "name": CaseRow.title,
+    "definition": CaseRow.definition_id,
+    "state": CaseRow.state,
+    "createdOn": CaseRow.created_on,
+    "lastModified": CaseRow.last_modified,
+}
+TASK_SORTS: dict[str, Any] = {
+    "createdOn": DelegationRow.delegated_at,
+    "lastModified": DelegationRow.last_modified,
+    "dueDate": DelegationRow.due,
+    "taskName": DelegationRow.task_name,
+    "caseName": DelegationRow.case_title,
+    "taskState": DelegationRow.task_state,
+    "assignee": DelegationRow.assignee,
+    "caseNumber": DelegationRow.case_number,
+}
+
+
+class UnknownSort(ValueError):
+    def __init__(self, field: str, allowed: list[str]) -> None:
+        super().__init__(f"cannot sort by '{field}': sortBy is one of {', '.join(allowed)}")
+        self.field = field
+        self.allowed = allowed
+
+
+@dataclass(frozen=True)
+class Page:
+    offset: int = 0
+    size: int = 100
+    sort_by: str | None = None
+    descending: bool = True
+
+
+def _order(page: Page, sorts: dict[str, Any], default: str, tiebreak: list[Any]) -> list[Any]:
+    field = page.sort_by or default
+    if field not in sorts:
+        raise UnknownSort(field, list(sorts))
+    column = sorts[field]
+    first = column.desc() if page.descending else column.asc()
+    # a stable total order, so consecutive pages neither repeat nor skip rows
+    return [first] + [c.desc() if page.descending else c.asc() for c in tiebreak]
+
+
+def _paged(stmt: Select[Any], page: Page) -> Select[Any]:
+    return stmt.offset(page.offset).limit(page.size)
+
+
+# ------------------------------------------------------------------ cases
+
+
+def case_visible(principals: list[str], permissions: list[str]) -> ColumnElement[bool]:
+    if ALL_CASES in permissions:
+        return CaseRow.app_status != DELETED
+    member = select(ParticipationRow.case_id).where(ParticipationRow.principal.in_(principals))
+    return and_(CaseRow.app_status != DELETED, CaseRow.case_id.in_(member))
+
+
+async def cases(
+    db: Database, principals: list[str], permissions: list[str], *, state: str | None = None,
+    definition: str | None = None, page: Page = Page(),
+) -> list[CaseRow]:
+    order = _order(page, CASE_SORTS, "caseNumber", [CaseRow.case_number])
+    stmt = select(CaseRow).where(case_visible(principals, permissions))
+    if state:
+        stmt = stmt.where(CaseRow.state == state)
+    if definition:
+        stmt = stmt.where(CaseRow.definition_id == definition)
+    async with db.session() as session:
+        return list((await session.execute(_paged(stmt.order_by(*order), page))).scalars())
+
+
+# ------------------------------------------------------------------ tasks
+
+
+def task_visible(principals: list[str]) -> ColumnElement[bool]:
+    """A viewer principal on the delegation, or a case-wide participation in its case."""
+    as_viewer = exists().where(
+        DelegationPrincipalRow.case_id == DelegationRow.case_id,
+        DelegationPrincipalRow.del_index == DelegationRow.del_index,
+        DelegationPrincipalRow.kind == VIEWER,
+        DelegationPrincipalRow.principal.in_(principals),
+    )
+    case_wide = exists().where(
+        ParticipationRow.case_id == DelegationRow.case_id,
+        ParticipationRow.kind.in_(CASE_WIDE),
+        ParticipationRow.principal.in_(principals),
+    )
+    return and_(DelegationRow.app_status != DELETED, or_(as_viewer, case_wide))
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    assignee: str | None = None
+    owner: str | None = None
+    task_state: str | None = None
+    case_name: str | None = None
+    task_name: str | None = None
+    due_before: datetime | None = None
+    due_after: datetime | None = None
+
+
+def _task_filters(f: TaskFilter) -> list[ColumnElement[bool]]:
+    out: list[ColumnElement[bool]] = []
+    if f.assignee:
+        out.append(DelegationRow.assignee == f.assignee)
+    if f.owner:
+        out.append(DelegationRow.owner == f.owner)
+    if f.task_state:
+        out.append(DelegationRow.task_state == f.task_state)
+    if f.case_name:
+        out.append(DelegationRow.case_title == f.case_name)
+    if f.task_name:
+        out.append(DelegationRow.task_name == f.task_name)
+    if f.due_before:
+        out.append(DelegationRow.due < f.due_before)
+    if f.due_after:
+        out.append(DelegationRow.due > f.due_after)
+    return out
+
+
+async def tasks(db: Database, principals: list[str], f: TaskFilter = TaskFilter(), page: Page = Page()) -> list[DelegationRow]:
+    order = _order(page, TASK_SORTS, "createdOn", [DelegationRow.case_number, DelegationRow.del_index])
+    stmt = select(DelegationRow).where(task_visible(principals), *_task_filters(f))
+    async with db.session() as session:
+        return list((await session.execute(_paged(stmt.order_by(*order), page))).scalars())
+
+
+async def task_counts(db: Database, user_id: str, principals: list[str]) -> dict[str, int]:
+    """`claimed`: open tasks the user holds; `unclaimed`: open tasks in a pool they may claim."""
+    claimed = select(func.count()).select_from(DelegationRow).where(
+        DelegationRow.assignee == user_id, DelegationRow.open.is_(True), DelegationRow.app_status != DELETED,
+    )
+    pools = (
+        select(DelegationPrincipalRow.case_id, DelegationPrincipalRow.del_index)
+        .where(DelegationPrincipalRow.kind == CANDIDATE, DelegationPrincipalRow.principal.in_(principals))
+        .distinct()
+        .subquery()
+    )
+    unclaimed = select(func.count()).select_from(pools)
+    async with db.session() as session:
+        return {
+            "claimed": (await session.execute(claimed)).scalar_one(),
+            "unclaimed": (await session.execute(unclaimed)).scalar_one(),
+        }
