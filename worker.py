@@ -13,9 +13,11 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from devserver import ensure_search_attributes
 from activities.http_calls import http_call, validate_output
+from activities.read_model import ReadModelActivities
 from activities.subcases import SubCaseActivities
 from settings import Settings, get_settings
 from store.db import Database
+from store.directory import Directory
 from workflows.case import CaseWorkflow
 
 log = logging.getLogger("casework.worker")
@@ -29,13 +31,15 @@ def sandbox() -> SandboxedWorkflowRunner:
     return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
 
 
-def build_worker(client: Client, settings: Settings, db: Database) -> Worker:
+def build_worker(client: Client, settings: Settings, db: Database, directory: Directory | None = None) -> Worker:
+    """`directory`: BALANCED assignment expands groups with it (the settings' file when None)."""
     subcases = SubCaseActivities(db)
+    read_model = ReadModelActivities(db, directory or Directory.load(settings.directory))
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[CaseWorkflow],
-        activities=[http_call, validate_output, subcases.prepare_sub_case],
+        activities=[http_call, validate_output, subcases.prepare_sub_case, read_model.project_case, read_model.balanced_pick],
         workflow_runner=sandbox(),
     )
 

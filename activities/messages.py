@@ -46,3 +46,15 @@ class SubCaseRequest(BaseModel):
 class SubCaseSetup(BaseModel):
     definition: Definition
     case_number: int
+
+
+class BalancedPickRequest(BaseModel):
+    definition_id: str
+    task_def_id: str
+    # the task's pool: user ids or usernames, and groups the directory expands
+    users: list[str] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+
+
+class BalancedPick(BaseModel):
+    user_id: str | None = None

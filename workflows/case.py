@@ -19,12 +19,19 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.messages import HttpRequest, HttpResult, SubCaseRequest, SubCaseSetup, ValidationRequest, ValidationResult
+    from activities.messages import (
+        BalancedPick, BalancedPickRequest, HttpRequest, HttpResult, SubCaseRequest, SubCaseSetup, ValidationRequest, ValidationResult,
+    )
     from workflows import search_attributes as sa
     from workflows.actor import SYSTEM, Actor
     from workflows.definition import Definition
-    from workflows.engine import access, views
-    from workflows.engine.commands import CaseCancelled, ChildDone, Claim, Command, Complete, Delegate, Plan, ProcessDone, Revoke, TaskDue, TimerFired
+    from workflows.definition import HumanTask
+    from workflows.engine import access, projection, views
+    from workflows.engine.commands import (
+        AutoAssign, CaseCancelled, ChildDone, Claim, Command, Complete, Delegate, PauseEnded, Plan, ProcessDone, Revoke, TaskDue,
+        TimerFired, TriggerDone,
+    )
+    from workflows.engine.lifecycle import DefIndex
     from workflows.engine.decide import Decision, check_start, decide, start
     from workflows.engine.errors import INTERNAL, DomainError
     from workflows.engine.state import AuditEntry, CaseState, ItemState, ParentRef, TeamMember
@@ -34,6 +41,9 @@ with workflow.unsafe.imports_passed_through():
 IDEMPOTENCY_WINDOW = 256
 # The audit trail kept in the workflow; older entries are counted, not kept.
 AUDIT_LIMIT = 5000
+# The read model must catch up before an update answers; a database outage holds the answer
+# back (the gateway says "retry with the same key") rather than losing the projection.
+PROJECTION_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=10))
 HTTP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30), maximum_attempts=5)
 
 
@@ -45,6 +55,9 @@ class CaseInput(BaseModel):
     inputs: dict[str, Any] = Field(default_factory=dict)
     team: list[TeamMember] = Field(default_factory=list)
     parent: ParentRef | None = None
+    # ProcessMaker's new case: the starting task, and who is assigned to it
+    start_task: str | None = None
+    start_user: Actor | None = None
     # carried across continue-as-new
     state: CaseState | None = None
     audit: list[AuditEntry] = Field(default_factory=list)
@@ -104,6 +117,9 @@ class CaseWorkflow:
         # The validator's decision, reused by its handler when the state it was made on is
         # still current (the usual case: the handler runs right after its validator).
         self._validated: tuple[str, CaseState, Decision] | None = None
+        # the case version the read model holds (0: nothing written by this run yet)
+        self._projected = 0
+        self._picking: set[str] = set()
         if inp.state is not None:
             self._state = inp.state
             return
@@ -112,6 +128,7 @@ class CaseWorkflow:
             decision = start(
                 inp.definition, case_id=inp.case_id, case_number=inp.case_number, actor=inp.actor,
                 inputs=inp.inputs, team=inp.team, at=workflow.now(), parent=inp.parent,
+                start_task=inp.start_task, start_user=inp.start_user,
             )
         except Exception as exc:  # a bad start fails this case cleanly instead of wedging it
             self._start_error = _to_application_error(exc)
@@ -128,10 +145,12 @@ class CaseWorkflow:
         self._publish()
         while True:
             self._launch_effects()
+            await self._catch_up()
             if self._state.closed:
                 break
             if self._should_continue_as_new():
                 await workflow.wait_condition(lambda: self._quiet() and workflow.all_handlers_finished())
+                await self._catch_up()
                 workflow.continue_as_new(self._carry())
             self._wake = False
             deadline = self._next_deadline()
@@ -147,13 +166,63 @@ class CaseWorkflow:
                 continue
             self._fire_due()
         await workflow.wait_condition(lambda: not self._cancelling and workflow.all_handlers_finished())
+        await self._catch_up()
         if self._state.parent is not None:
             await self._notify_parent()
         return CaseOutcome(case_id=self._state.case_id, state=self._state.plan.state.value, data=self._state.data)
 
     def _quiet(self) -> bool:
-        """Nothing in flight that a new run would lose: effects and cancel requests."""
-        return not self._running and not self._cancelling
+        """Nothing in flight that a new run would lose: effects, picks and cancel requests."""
+        return not self._running and not self._cancelling and not self._picking
+
+    # ------------------------------------------------------------------ the read model
+
+    async def _catch_up(self) -> None:
+        """Assign BALANCED tasks, then write the projection: an update answers only after
+        this, so a client that acts and then lists sees its action."""
+        await self._pick_balanced()
+        await self._project()
+
+    async def _project(self) -> None:
+        # Histories recorded before the read model existed replay without projections.
+        if not workflow.patched("read-model-projection"):
+            return
+        while self._projected < self._state.version:
+            doc = projection.project(self._state)
+            await workflow.execute_local_activity(
+                "project_case", doc, result_type=bool,
+                start_to_close_timeout=timedelta(seconds=30), retry_policy=PROJECTION_RETRY,
+            )
+            # Older projections are ignored by the store, so concurrent handlers may race here.
+            self._projected = max(self._projected, doc.version)
+
+    async def _pick_balanced(self) -> None:
+        """BALANCED tasks take the next user of their pool from a counter kept across cases."""
+        defs: DefIndex | None = None
+        for item in list(self._state.items.values()):
+            # a paused case's task keeps waiting: it is picked when the case resumes
+            if item.task is None or not item.task.awaiting_pick or item.state != ItemState.Active or item.id in self._picking:
+                continue
+            # Cases that ran before BALANCED was built left such tasks to their pool.
+            if not workflow.patched("balanced-assignment"):
+                return
+            defs = defs or DefIndex.of(self._state.definition)
+            model = defs.items.get(item.definition_id)
+            if not isinstance(model, HumanTask):
+                continue
+            users, groups = access.pool_users(self._state, model)
+            self._picking.add(item.id)
+            try:
+                pick: BalancedPick = await workflow.execute_local_activity(
+                    "balanced_pick",
+                    BalancedPickRequest(definition_id=self._state.definition.id, task_def_id=model.id, users=users, groups=groups),
+                    result_type=BalancedPick,
+                    start_to_close_timeout=timedelta(seconds=30), retry_policy=PROJECTION_RETRY,
+                )
+            finally:
+                self._picking.discard(item.id)
+            if pick.user_id:
+                self._feed(AutoAssign(actor=SYSTEM, item_id=item.id, user_id=pick.user_id))
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()
@@ -239,6 +308,9 @@ class CaseWorkflow:
             valid = not errors
         else:
             self._adopt(decision)
+            if decision.trigger_call is not None:
+                await self._run_trigger(cmd.name, decision.trigger_call)
+            await self._catch_up()
         result = self._result(cmd, decision, valid, errors)
         self._recent[key] = result
         while len(self._recent) > IDEMPOTENCY_WINDOW:
@@ -251,6 +323,31 @@ class CaseWorkflow:
         if key in self._recent:
             return
         self._validated = (key, self._state, self._decide(req.command))
+
+    @workflow.update
+    async def sync(self) -> int:
+        """Wait until the read model holds the current state; the gateway calls it after a
+        start, so a new case is in the lists before its creator hears of it."""
+        await self._catch_up()
+        return self._state.version
+
+    async def _run_trigger(self, name: str, call: dict[str, Any]) -> None:
+        """An http trigger run on request: its outcome is applied, and a failure is the
+        request's answer (the case records it and goes on)."""
+        try:
+            result: HttpResult = await workflow.execute_activity(
+                "http_call",
+                HttpRequest(case_id=self._state.case_id, item_id=f"trigger:{name}", method=call["method"], url=call["url"],
+                            json_body=call["json"], headers=call["headers"], output=call["output"]),
+                result_type=HttpResult,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=HTTP_RETRY,
+            )
+        except ActivityError as exc:
+            error = str(exc.cause or exc)
+            self._feed(TriggerDone(actor=SYSTEM, name=name, ok=False, error=error))
+            raise ApplicationError(f"trigger '{name}' failed: {error}", type="BadRequest", non_retryable=True) from None
+        self._feed(TriggerDone(actor=SYSTEM, name=name, ok=True, output=result.output))
 
     @staticmethod
     def _update_id() -> str:
@@ -422,6 +519,8 @@ class CaseWorkflow:
                 out.append((item.fires_at, TimerFired(actor=SYSTEM, item_id=item.id)))
             if item.state == ItemState.Active and item.task and item.task.due and not item.task.overdue:
                 out.append((item.task.due, TaskDue(actor=SYSTEM, item_id=item.id)))
+        if self._state.paused and self._state.paused_until:
+            out.append((self._state.paused_until, PauseEnded(actor=SYSTEM)))
         return out
 
     def _next_deadline(self) -> datetime | None:

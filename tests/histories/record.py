@@ -71,8 +71,9 @@ async def signals(cases: Cases, http: HttpService) -> dict[str, str]:
     await handle.signal(CaseWorkflow.claim, Claim(actor=actor("alice"), item_id="receipts"))
     await handle.signal(CaseWorkflow.complete, Complete(actor=actor("alice"), item_id="receipts", output=path.receipts()))
     await claim.until_item("check", "Active")
-    await handle.signal(CaseWorkflow.claim, Claim(actor=actor("carol"), item_id="check"))
-    await handle.signal(CaseWorkflow.complete, Complete(actor=actor("carol"), item_id="check", output=path.check()))
+    checker = await claim.balanced_holder("check")  # BALANCED: handed to the next of its pool
+    assert checker is not None
+    await handle.signal(CaseWorkflow.complete, Complete(actor=actor(checker), item_id="check", output=path.check()))
     assert (await claim.outcome()).state == "Completed"
     history = await claim.history()
     assert sum(1 for h in history if h.action == "rejected claim") == 1
@@ -89,7 +90,7 @@ async def continue_as_new(cases: Cases, http: HttpService) -> dict[str, str]:
     path = paths.EXPENSE_PATHS[2]  # over budget, the overrun refused
     await claim.complete("receipts", "alice", path.receipts())
     await claim.claim_and_complete("check", "carol", path.check())
-    await claim.claim_and_complete("overrun", "bob", {"overrun_approved": path.approved})
+    await claim.complete("overrun", "bob", {"overrun_approved": path.approved})  # REPORT_TO: alice's manager
     outcome = await claim.outcome()
     assert outcome.state == "Completed" and outcome.data["note"] == 23
     assert len(await run_histories(cases.client, claim.id)) > 1, "the case continued as new"

@@ -119,3 +119,65 @@ async def test_dev_server_restart_keeps_open_cases_and_their_timers(tmp_path: Pa
         if worker is not None:
             worker.stop()
         dev.stop()
+
+
+async def _read_model_row(db: Any, case_id: str) -> tuple[int | None, list[Any]]:
+    from sqlalchemy import select
+
+    from store.tables import CaseRow, DelegationRow
+
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        async with db.session() as session:
+            version = (await session.execute(select(CaseRow.version).where(CaseRow.case_id == case_id))).scalar_one_or_none()
+            rows = list((await session.execute(select(DelegationRow).where(DelegationRow.case_id == case_id).order_by(DelegationRow.del_index))).scalars())
+    except OperationalError:  # the worker has not created the tables yet
+        return None, []
+    return version, rows
+
+
+async def test_worker_killed_between_an_action_and_its_projection(server: DevServer, tmp_path: Path) -> None:
+    """The read model is held locked so the projection of a claim cannot be written; the worker
+    is killed while it waits. Once the lock is gone and a new worker runs, the claim's answer
+    arrives and the read model holds exactly the case's state."""
+    import sqlite3
+
+    from store.db import Database
+
+    client = await server.wait_ready()
+    queue = f"proj-{uuid.uuid4().hex[:6]}"
+    db_file = tmp_path / "casework.db"
+    db = Database(f"sqlite+aiosqlite:///{db_file}")
+    worker = WorkerProcess(temporal_address=server.address, task_queue=queue, data_dir=tmp_path, log_file=tmp_path / "w1.log").start()
+    lock = None
+    try:
+        case_id = await start(client, queue)
+        version, _ = await eventually(lambda: _read_model_row(db, case_id), lambda r: r[0] == 1)
+        lock = sqlite3.connect(db_file, isolation_level=None, timeout=30)
+        lock.execute("BEGIN EXCLUSIVE")  # no writer gets in until this ends
+        in_flight = asyncio.create_task(act(client, case_id, Claim(actor=ALICE, item_id="a"), "claim-a"))
+        await asyncio.sleep(2)  # the claim reaches the worker and its projection waits for the lock
+        assert not in_flight.done()
+        assert worker.kill9() == -9
+        lock.rollback()
+        lock.close()
+        lock = None
+        version, rows = await _read_model_row(db, case_id)
+        assert version == 1 and rows[0].task_state == "Unassigned"  # the claim never reached the read model
+        worker = WorkerProcess(temporal_address=server.address, task_queue=queue, data_dir=tmp_path, log_file=tmp_path / "w2.log").start()
+        claimed = await asyncio.wait_for(in_flight, timeout=120)
+        assert claimed.task is not None and claimed.task.assignee == "alice"
+        # answered only after its projection: the read model holds it right away
+        version, rows = await _read_model_row(db, case_id)
+        assert version == claimed.caseVersion
+        assert [(r.item_id, r.task_state, r.assignee, r.open) for r in rows] == [("a", "Assigned", "alice", True)]
+        done = await act(client, case_id, Complete(actor=ALICE, item_id="a", output={"n": 3}), "complete-a")
+        version, rows = await _read_model_row(db, case_id)
+        assert version == done.caseVersion
+        assert [(r.item_id, r.task_state, r.open) for r in rows] == [("a", "Completed", False), ("b", "Unassigned", True)]
+    finally:
+        if lock is not None:
+            lock.close()
+        worker.stop()
+        await db.close()
