@@ -4,7 +4,9 @@ meaning lives in the service layer and the engine."""
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
 from pydantic import BaseModel, Field
@@ -12,11 +14,13 @@ from pydantic import BaseModel, Field
 from api.auth import current_actor
 from api.errors import bad_request, not_found
 from api.service import CaseService
+from store import native_lists
 from workflows.definition import SLUG
 from workflows.public import (
     Actor,
     Assign,
     AuditEntry,
+    CaseSummary,
     CaseView,
     Claim,
     Complete,
@@ -27,6 +31,10 @@ from workflows.public import (
     Plan,
     PlanItemView,
     Revoke,
+    principals_of,
+    task_id,
+    ItemState,
+    TaskState,
     Save,
     TaskView,
     TeamAdd,
@@ -37,6 +45,8 @@ from workflows.public import (
 )
 
 router = APIRouter(tags=["native"])
+T = TypeVar("T")
+MAX_PAGE = 1000
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 IdempotencyKey = Annotated[
     str | None,
@@ -111,6 +121,11 @@ class ValidationAnswer(BaseModel):
     errors: list[dict[str, Any]]
 
 
+class TaskCounts(BaseModel):
+    claimed: int
+    unclaimed: int
+
+
 # ------------------------------------------------------------------ definitions
 
 _DEFINITION_BODY = {
@@ -162,6 +177,42 @@ async def get_definition(definitionId: str, actor: CurrentActor, svc: Service) -
 # ------------------------------------------------------------------ cases
 
 CaseId = Annotated[str, Path(max_length=200)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"at most {MAX_PAGE}")]
+SortOrder = Annotated[str, Query(pattern="(?i)^(asc|desc)$", description="ASC or DESC (default DESC)")]
+
+
+def _page(offset: int, size: int, sort_by: str | None, sort_order: str) -> native_lists.Page:
+    return native_lists.Page(offset=offset, size=size, sort_by=sort_by, descending=sort_order.lower() == "desc")
+
+
+async def _listed(query: Awaitable[T]) -> T:
+    try:
+        return await query
+    except native_lists.UnknownSort as exc:
+        raise bad_request(str(exc)) from None
+
+
+@router.get("/cases", response_model=list[CaseSummary])
+async def list_cases(
+    actor: CurrentActor, svc: Service,
+    state: Annotated[ItemState | None, Query(description="the case plan's CMMN state")] = None,
+    definition: Annotated[str | None, Query(max_length=200)] = None,
+    offset: Offset = 0, numberOfResults: PageSize = 100,
+    sortBy: Annotated[str | None, Query(description=f"one of {', '.join(native_lists.CASE_SORTS)}")] = None,
+    sortOrder: SortOrder = "DESC",
+) -> list[CaseSummary]:
+    """Cases the caller belongs to (every case with PM_ALLCASES), newest first."""
+    rows = await _listed(native_lists.cases(
+        svc.db, principals_of(actor), actor.permissions, state=state.value if state else None, definition=definition,
+        page=_page(offset, numberOfResults, sortBy, sortOrder),
+    ))
+    return [
+        CaseSummary(id=r.case_id, caseNumber=r.case_number, name=r.title, definition=r.definition_id,
+                    version=r.definition_version, state=r.state, createdOn=r.created_on, createdBy=r.created_by,
+                    lastModified=r.last_modified)
+        for r in rows
+    ]
 
 
 @router.post("/cases", status_code=201, response_model=StartCaseResponse)
@@ -244,6 +295,48 @@ async def get_history(caseId: CaseId, actor: CurrentActor, svc: Service) -> list
 
 
 # ------------------------------------------------------------------ tasks
+
+
+def _task(row: Any, now: datetime) -> TaskView:
+    return TaskView(
+        id=task_id(row.case_id, row.item_id), caseInstanceId=row.case_id, caseName=row.case_title, taskName=row.task_name,
+        planItemId=row.item_id, taskState=row.task_state, role=row.role, assignee=row.assignee, owner=row.owner,
+        dueDate=row.due, overdue=bool(row.open and row.due and row.due < now), delIndex=row.del_index,
+        createdOn=row.delegated_at, lastModified=row.last_modified, input=row.input, output=row.output,
+    )
+
+
+@router.get("/tasks", response_model=list[TaskView])
+async def list_tasks(
+    actor: CurrentActor, svc: Service,
+    assignee: Annotated[str | None, Query(max_length=200)] = None,
+    owner: Annotated[str | None, Query(max_length=200)] = None,
+    taskState: Annotated[TaskState | None, Query()] = None,
+    caseName: Annotated[str | None, Query(max_length=1000)] = None,
+    taskName: Annotated[str | None, Query(max_length=500)] = None,
+    dueBefore: Annotated[datetime | None, Query(description="ISO 8601 with a time zone")] = None,
+    dueAfter: Annotated[datetime | None, Query(description="ISO 8601 with a time zone")] = None,
+    offset: Offset = 0, numberOfResults: PageSize = 100,
+    sortBy: Annotated[str | None, Query(description=f"one of {', '.join(native_lists.TASK_SORTS)}")] = None,
+    sortOrder: SortOrder = "DESC",
+) -> list[TaskView]:
+    """Tasks of the caller's roles in cases they belong to; every task of cases they own."""
+    for name, value in (("dueBefore", dueBefore), ("dueAfter", dueAfter)):
+        if value is not None and value.tzinfo is None:
+            raise bad_request(f"{name} needs a time zone (for example 2026-01-31T17:00:00Z)")
+    filters = native_lists.TaskFilter(
+        assignee=assignee, owner=owner, task_state=taskState.value if taskState else None, case_name=caseName,
+        task_name=taskName, due_before=dueBefore, due_after=dueAfter,
+    )
+    rows = await _listed(native_lists.tasks(svc.db, principals_of(actor), filters, _page(offset, numberOfResults, sortBy, sortOrder)))
+    now = datetime.now(UTC)
+    return [_task(r, now) for r in rows]
+
+
+@router.get("/tasks/user/count", response_model=TaskCounts)
+async def count_my_tasks(actor: CurrentActor, svc: Service) -> TaskCounts:
+    """Open tasks the caller holds, and open tasks in pools they may claim."""
+    return TaskCounts(**await native_lists.task_counts(svc.db, actor.user_id, principals_of(actor)))
 
 
 @router.get("/tasks/case/{caseId}", response_model=list[TaskView])
