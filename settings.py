@@ -35,6 +35,16 @@ class Settings(BaseSettings):
     action_timeout_seconds: float = Field(default=15.0, gt=0)
     # Lifetime of tokens issued by the local token endpoint.
     token_ttl_seconds: int = Field(default=3600, ge=60)
+    # The ProcessMaker face: its one workspace (`/api/1.0/{workspace}/...`), the OAuth2
+    # clients its token endpoint accepts (JSON `{client_id: client_secret}`; the default is
+    # ProcessMaker's local client with a demo secret: set your own outside a laptop), and
+    # the lifetime of its refresh tokens.
+    pm_workspace: str = Field(default="workflow", pattern=r"^[A-Za-z0-9_-]{1,100}$")
+    pm_clients: dict[str, str] = Field(default_factory=lambda: {"x-pm-local-client": "casework-demo-secret"})
+    refresh_token_ttl_seconds: int = Field(default=14 * 24 * 3600, ge=60)
+    # The IBM Case Manager face: the symbolic name its callers pass as TargetObjectStore
+    # (compared without regard to case).
+    ibm_object_store: str = Field(default="CASEWORK", min_length=1, max_length=100)
 
     @property
     def temporal_target(self) -> str:

@@ -10,6 +10,7 @@ token, a header, a username) is ever echoed back.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import tempfile
@@ -41,6 +42,8 @@ LOCAL_ALGORITHM = "EdDSA"
 # What an external issuer may sign with. Never HS*: a public key must not double as an
 # HMAC secret (the classic algorithm-confusion attack).
 OIDC_ALGORITHMS = ["RS256", "ES256", "EdDSA"]
+# The `typ` claim of refresh tokens; access tokens have none.
+REFRESH_TYPE = "refresh"
 # Tolerated clock difference between replicas (and the external issuer), in seconds.
 LEEWAY_SECONDS = 10
 
@@ -142,6 +145,52 @@ class TokenService:
         }
         return jwt.encode(claims, self._private_key, algorithm=LOCAL_ALGORITHM), ttl
 
+    # --- refresh tokens (the ProcessMaker face's token endpoint) --------------------------
+    #
+    # Signed JWTs like access tokens, told apart by `typ`, bound to the user and the OAuth2
+    # client they were issued to. They are not stored, so a refresh token stays usable until
+    # it expires even after it has been exchanged (rotation is not enforced; see README).
+
+    def issue_refresh(self, user: DirectoryUser, client_id: str, scope: str) -> str:
+        now = int(self._clock())
+        claims = {
+            "iss": ISSUER,
+            "sub": user.id,
+            "typ": REFRESH_TYPE,
+            "client_id": client_id,
+            "scope": scope,
+            "iat": now,
+            "exp": now + self.settings.refresh_token_ttl_seconds,
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(claims, self._private_key, algorithm=LOCAL_ALGORITHM)
+
+    def redeem_refresh(self, token: str, client_id: str) -> tuple[DirectoryUser, str] | None:
+        """The user and scope a refresh token was issued for, when it is valid, unexpired,
+        issued to `client_id`, and its user is still in the directory; None otherwise."""
+        try:
+            claims = self._decode_local(token, "typ")
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+            log.info("rejected a refresh token: %s", type(exc).__name__)
+            return None
+        if claims.get("typ") != REFRESH_TYPE or not hmac.compare_digest(str(claims.get("client_id", "")), client_id):
+            log.info("rejected a refresh token: not a refresh token of this client")
+            return None
+        user = self.directory.by_id(claims["sub"])
+        if user is None:
+            log.info("rejected a refresh token: its user is not in the directory")
+            return None
+        scope = claims.get("scope")
+        return user, scope if isinstance(scope, str) else ""
+
+    def client_ok(self, client_id: str | None, client_secret: str | None) -> bool:
+        """Whether the OAuth2 client is one of `pm_clients` and its secret matches
+        (compared in constant time; an unknown client costs the same comparison)."""
+        clients = self.settings.pm_clients
+        expected = clients.get(client_id or "")
+        ok = hmac.compare_digest((client_secret or "").encode(), (expected or "\0").encode())
+        return expected is not None and ok
+
     def _is_oidc(self, token: str) -> bool:
         if self._jwks is None:
             return False
@@ -179,15 +228,22 @@ class TokenService:
             return await anyio.to_thread.run_sync(self.verify, token)
         return self.verify(token)
 
-    def _verify_local(self, token: str) -> Actor:
-        claims = jwt.decode(
+    def _decode_local(self, token: str, *required: str) -> dict[str, Any]:
+        """The claims of a token this gateway signed; raises jwt errors when it is not one."""
+        return jwt.decode(
             token,
             self._public_key,
             algorithms=[LOCAL_ALGORITHM],
             issuer=ISSUER,
             leeway=LEEWAY_SECONDS,
-            options={"require": ["iss", "sub", "exp", "iat"]},
+            options={"require": ["iss", "sub", "exp", "iat", *required]},
         )
+
+    def _verify_local(self, token: str) -> Actor:
+        claims = self._decode_local(token)
+        if claims.get("typ") == REFRESH_TYPE:
+            # A refresh token is only ever exchanged at the token endpoint, never a bearer.
+            raise jwt.InvalidTokenError("a refresh token used as a bearer token")
         # Groups and permissions come from the directory now, not from the token, so a
         # change to the directory takes effect without waiting for tokens to expire.
         user = self.directory.by_id(claims["sub"])

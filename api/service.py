@@ -7,12 +7,14 @@ about what a request means is made here or in the engine.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
+from sqlalchemy import select
 from temporalio.client import (
     Client,
     WorkflowHandle,
@@ -30,6 +32,7 @@ from settings import Settings
 from store import case_numbers, definitions
 from store.db import Database
 from store.directory import Directory
+from store.tables import CaseRow, DelegationRow
 from workflows.public import (
     ActionRequest,
     ActionResult,
@@ -41,6 +44,7 @@ from workflows.public import (
     Definition,
     ITEM_TYPES,
     DiscretionaryOptions,
+    DomainError,
     TaskView,
     TeamMember,
     check_start,
@@ -48,12 +52,25 @@ from workflows.public import (
     may_start,
     parse_definition,
     split_task_id,
+    start_state,
     validate_definition,
 )
 
+log = logging.getLogger("casework.gateway")
 DEPLOY_PERMISSION = "PM_FACTORY"
 _STATUS = {"NotFound": 404, "Forbidden": 403, "Conflict": 409, "Invalid": 422, "BadRequest": 400}
 T = TypeVar("T")
+
+
+@dataclass
+class CaseRecord:
+    """A case as the read model holds it: its row and its delegations by `del_index`."""
+
+    case: CaseRow
+    delegations: list[DelegationRow]
+
+    def delegation(self, del_index: int) -> DelegationRow | None:
+        return next((d for d in self.delegations if d.del_index == del_index), None)
 
 
 @dataclass
@@ -156,6 +173,9 @@ class CaseService:
         team: list[TeamMember],
         case_id: str | None = None,
         idempotency_key: str | None = None,
+        *,
+        start_task: str | None = None,
+        start_user: Actor | None = None,
     ) -> Started:
         try:
             definition = await self.definition(ref)
@@ -179,7 +199,10 @@ class CaseService:
         try:
             await self.client.start_workflow(
                 CaseWorkflow.run,
-                CaseInput(case_id=case_id, case_number=number, definition=definition, actor=actor, inputs=inputs, team=team),
+                CaseInput(
+                    case_id=case_id, case_number=number, definition=definition, actor=actor, inputs=inputs, team=team,
+                    start_task=start_task, start_user=start_user,
+                ),
                 id=case_id,
                 task_queue=self.settings.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -194,7 +217,20 @@ class CaseService:
             return Started(case_id, view.caseNumber, view.name, created=False)
         except RPCError as exc:
             raise self._rpc_error(exc, case_id) from None
+        await self._await_read_model(case_id)
         return Started(case_id, number, title, created=True)
+
+    async def _await_read_model(self, case_id: str) -> None:
+        """Answer a start only once the new case is in the lists (read your writes). The case
+        exists either way: if the read model is slow, the start still succeeded and the lists
+        catch up, so a timeout here is logged, not turned into an error a client might retry."""
+        try:
+            await self._handle(case_id).execute_update(
+                CaseWorkflow.sync, id=f"sync-{uuid.uuid4().hex}", result_type=int,
+                rpc_timeout=timedelta(seconds=self.settings.action_timeout_seconds),
+            )
+        except (WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
+            log.warning("case %s started; its first projection is not confirmed yet (%s)", case_id, type(exc).__name__)
 
     def _handle(self, case_id: str) -> WorkflowHandle[Any, Any]:
         return self.client.get_workflow_handle(case_id)
@@ -261,6 +297,40 @@ class CaseService:
         if parts is None:
             raise not_found(f"no task '{task_id}'")
         return parts
+
+    # ------------------------------------------------------------------ ProcessMaker's starts and read-model rows
+
+    def check_start_task(
+        self, definition: Definition, actor: Actor, inputs: dict[str, Any], start_task: str, start_user: Actor
+    ) -> None:
+        """Whether a start on `start_task` with `start_user` assigned would succeed, asked of
+        the engine's own `start` (pure) before any workflow exists: a start refused inside
+        the workflow would fail the new case after the client had been told it started."""
+        try:
+            start_state(
+                definition, case_id="check", case_number=0, actor=actor, inputs=inputs, team=[],
+                at=datetime.now(UTC), start_task=start_task, start_user=start_user,
+            )
+        except DomainError as exc:
+            status = _STATUS.get(exc.kind, 400)
+            raise ApiError(status, title(status), exc.message, extra={"errors": exc.details} if exc.details else None) from None
+
+    async def case_record(self, case_id: str) -> CaseRecord | None:
+        """The read model's row of a case and its delegations, or None when it has none.
+
+        No visibility check: callers use it for what the workflow does not answer (the
+        ProcessMaker status, delegation dates) after a query has checked visibility, or to
+        find a delegation's plan item for a command the engine then decides on. Exact enough:
+        every update answers only after its projection is written (DESIGN.md 1).
+        """
+        async with self.db.session() as session:
+            row = await session.get(CaseRow, case_id)
+            if row is None:
+                return None
+            found = await session.scalars(
+                select(DelegationRow).where(DelegationRow.case_id == case_id).order_by(DelegationRow.del_index)
+            )
+            return CaseRecord(row, list(found))
 
     # ------------------------------------------------------------------ errors
 

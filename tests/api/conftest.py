@@ -28,6 +28,10 @@ USERS = {
     "rev2": (["reviewers"], ["PM_CASES"]),
     "lead": ([], ["PM_CASES"]),
     "outsider": ([], ["PM_CASES"]),
+    # the ProcessMaker face: permissions over every case, a process supervisor, no PM_CASES
+    "pmadmin": ([], ["PM_CASES", "PM_REASSIGNCASE", "PM_CANCELCASE", "PM_DELETECASE"]),
+    "pmsuper": ([], ["PM_CASES", "PM_REASSIGNCASE_SUPERVISOR"]),
+    "viewer": ([], []),
 }
 
 
