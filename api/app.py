@@ -17,9 +17,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from api import native
+from api import ibm, native
+from api.processmaker import cases as pm_cases
+from api.processmaker import lists as pm_lists
+from api.processmaker import token as pm_token
 from api.auth import TokenService, token_router
-from api.errors import ApiError, title
+from api.errors import ApiError, register_envelope, render, title
 from api.service import CaseService
 from settings import Settings, get_settings
 from store.db import Database
@@ -93,23 +96,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return problem(exc.status, exc.title, exc.detail, type_=exc.type, extra=exc.extra, headers=exc.headers)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return render(request.url.path, exc) or problem(exc.status, exc.title, exc.detail, type_=exc.type, extra=exc.extra, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         # Never echo what was sent: an input may be a header value or a credential.
         errors = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
-        return problem(422, "Unprocessable Content", "the request is not valid", extra={"errors": errors})
+        invalid = ApiError(422, "Unprocessable Content", "the request is not valid", extra={"errors": errors})
+        return render(request.url.path, invalid) or problem(422, invalid.title, invalid.detail, extra=invalid.extra)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(exc.status_code, title(exc.status_code), "no such resource" if exc.status_code == 404 else "")
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = "no such resource" if exc.status_code == 404 else ""
+        face = render(request.url.path, ApiError(exc.status_code, title(exc.status_code), detail, headers=exc.headers))
+        return face or problem(exc.status_code, title(exc.status_code), detail)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error")
-        return problem(500, "Internal Server Error", "the gateway failed; nothing was changed by this request")
+        detail = "the gateway failed; nothing was changed by this request"
+        return render(request.url.path, ApiError(500, "Internal Server Error", detail)) or problem(500, "Internal Server Error", detail)
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, str]:
@@ -117,4 +124,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(token_router)
     app.include_router(native.router)
+    app.include_router(ibm.router)
+    # before the ProcessMaker case actions: /cases/draft is a list, not the case "draft"
+    app.include_router(pm_lists.router)
+    app.include_router(pm_cases.router)
+    # the ProcessMaker token endpoint sits under the workspace, outside /api/1.0
+    register_envelope(pm_token.envelope_prefix(settings.pm_workspace), pm_token.render_oauth)
+    app.include_router(pm_token.router)
     return app

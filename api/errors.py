@@ -7,8 +7,10 @@ request, so no error can echo a token or a header.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from fastapi.responses import JSONResponse
 
 TITLES = {
     400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
@@ -63,3 +65,29 @@ def unprocessable(detail: str, errors: list[dict[str, Any]] | None = None) -> Ap
 
 def bad_request(detail: str) -> ApiError:
     return ApiError(400, "Bad Request", detail)
+
+
+# ------------------------------------------------------------------ envelopes per face
+
+Renderer = Callable[[ApiError], JSONResponse]
+# (path prefix, renderer): a face whose paths start with the prefix renders its errors in its
+# own envelope; every other path gets the native problem details. Faces add themselves with
+# `register_envelope` (when their module is imported, or when the app is built if the prefix
+# depends on settings); the app's exception handlers ask `render` first.
+ENVELOPES: list[tuple[str, Renderer]] = []
+
+
+def register_envelope(prefix: str, renderer: Renderer) -> None:
+    """Render errors under `prefix` with `renderer`; registering the same pair again is a no-op."""
+    if (prefix, renderer) not in ENVELOPES:
+        ENVELOPES.append((prefix, renderer))
+
+
+def render(path: str, exc: ApiError) -> JSONResponse | None:
+    """The error in the envelope of the face that owns `path` (the longest matching prefix),
+    or None when no face claims it and the caller renders problem details."""
+    matches = [(prefix, renderer) for prefix, renderer in ENVELOPES if path.startswith(prefix)]
+    if not matches:
+        return None
+    _, renderer = max(matches, key=lambda m: len(m[0]))
+    return renderer(exc)

@@ -1,0 +1,347 @@
+"""The IBM Case Manager face (CASEREST v1, seed 002): the list of task instances of a case,
+grouped Required / Optional / Disabled, in IBM's field names and numeric codes.
+
+`GET /CaseManager/CASEREST/v1/case/{case folder id}/tasks?TargetObjectStore=...&Grouping=ROD`
+
+Meaning comes from the case itself (one query for its plan items, one for its audit trail)
+and from the deployed definition (which items wait for a manual start); this module only
+translates CMMN into IBM's vocabulary. Errors under `/CaseManager/` are rendered in IBM's
+envelope (`UserMessage`), never as problem details; their texts are written here or in the
+service layer, never copied from a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from api.auth import current_actor
+from api.errors import ApiError, bad_request, not_found, register_envelope
+from api.service import CaseService
+from workflows.definition import walk
+from workflows.public import Actor, AuditEntry, CaseView, PlanItemView
+
+PREFIX = "/CaseManager/"
+router = APIRouter(prefix="/CaseManager/CASEREST/v1", tags=["ibm"])
+
+# --- IBM's codes ---------------------------------------------------------------------------
+# The names are IBM's: the enums TaskRequiredState, TaskDisabledState and TaskLaunchMode of
+# the IBM Case Manager Java API (com.ibm.casemgmt.api.constants, the choice lists
+# CmAcmRequiredStateChoiceList, CmAcmDisabledStateChoiceList, CmAcmLaunchModeChoiceList) and
+# FileNet's com.filenet.api.constants.TaskState. IBM publishes the names but no table of
+# their integers; each value below says where it comes from (README: "The IBM Case Manager
+# face" has the same tables).
+
+# RequiredState (CmAcmRequiredState). Values from the seed's example: its Optional task has 0,
+# its Required task 1.
+OPTIONAL = 0  # an optional task: CMMN `required: false`
+REQUIRED_BY_USER = 1  # marked required by its designer: CMMN `required: true`
+REQUIRED_BY_INCLUSIVE = 2  # required as a member of an inclusive set; Casework has none (inferred value, never sent)
+REQUIRED_STATES = frozenset({REQUIRED_BY_USER, REQUIRED_BY_INCLUSIVE})
+
+# TaskState (FileNet CmTask TaskState). READY = 3 is the seed's enabled optional task;
+# FAILED = 6 is what IBM's technote on restarting failed activities searches for
+# ("Task State equals 6", LastFailureReason "CmAcmError Launch Failed"); WORKING = 4 is the
+# state of the automatic task's change-state event in IBM's case-history example. The rest
+# follow the order of the task state machine (waiting, ready, working, complete, failed).
+WAITING_PRECONDITION = 0  # CMMN Available: waiting for its entry criteria or its stage
+WAITING_PREDECESSORS = 1  # not sent: Casework has no predecessor relations besides sentries
+WAITING_ALL = 2  # not sent, as above
+READY = 3  # CMMN Enabled (manual activation: waiting for a user to start it), and Disabled
+WORKING = 4  # CMMN Active, and Suspended (started, not finished)
+COMPLETE = 5  # CMMN Completed
+FAILED = 6  # CMMN Failed (with FailureReason), and Terminated (with DisabledState DISABLED_ABORTED)
+
+# DisabledState (CmAcmDisabledState). ENABLED = 0 from the seed's example; the others follow
+# the order IBM's documentation lists them in.
+ENABLED = 0
+DISABLED_BY_USER = 1  # CMMN Disabled: a user disabled the (manually activated) task
+DISABLED_BY_EXCLUSIVE = 2  # the unchosen task of an exclusive set; Casework has none (never sent)
+DISABLED_ABORTED = 3  # CMMN Terminated: the task was stopped (the seed spells it DISABLED_BY_ABORTED)
+
+# LaunchMode (CmAcmLaunchMode). The seed's Ready optional task (which a user must start) has
+# 0 and its waiting required task 4; USER_AUTOMATIC's value is Casework's choice. The
+# repeatable modes are not sent: Casework has no repetition rule.
+SYSTEM_MANUAL = 0  # `manualActivation: true`: enabled, then started by a user (manualStart)
+USER_AUTOMATIC = 2  # a discretionary item a user planned into the case; it starts by its sentries
+SYSTEM_AUTOMATIC = 4  # every other task: starts when its entry criteria hold
+
+# CMMN plan item types that are IBM tasks; milestones, timers and user events are not.
+TASK_TYPES = frozenset({"humanTask", "processTask", "caseTask", "stage"})
+GROUPING = "ROD"
+# TaskId: a name-based UUID (version 5) of the native task id `<caseId>.<planItemId>`, so the
+# same plan item always has the same GUID. Derived, not reversible: a resource that takes a
+# TaskId finds it among the case's items.
+TASK_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:casework:ibm:task")
+# A case folder id in GUID form: 8-4-4-4-12 hex digits (or 32 in a row), maybe in braces.
+_GUID = re.compile(r"^\{?([0-9A-Fa-f]{8})-?([0-9A-Fa-f]{4})-?([0-9A-Fa-f]{4})-?([0-9A-Fa-f]{4})-?([0-9A-Fa-f]{12})\}?$")
+# What a case id may look like at all (sub-case ids are longer than definition slugs).
+_CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+_STARTS = frozenset({"start", "manualStart", "reactivate"})
+
+CASE_NOT_FOUND = "The case folder that was specified in the request URI was not found."
+
+
+# --- the answer ----------------------------------------------------------------------------
+
+
+class IbmTask(BaseModel):
+    RequiredState: int
+    TaskState: int
+    DisabledState: int
+    LaunchMode: int
+    DateCreated: str
+    TaskId: str
+    TaskName: str
+    DateLastModified: str
+    IsHidden: bool
+    IsContainer: bool
+    ProcessInstanceId: str | None
+    LastRestartDate: str | None
+    RestartCount: str
+    RosterName: str
+    FailureReason: str | None = None  # only for tasks in the FAILED state
+
+
+class IbmTaskGroups(BaseModel):
+    """Empty groups are left out of the answer."""
+
+    Required: list[IbmTask] | None = None
+    Optional: list[IbmTask] | None = None
+    Disabled: list[IbmTask] | None = None
+
+
+class IbmUserMessage(BaseModel):
+    UniqueId: str
+    Text: str
+    Severity: str
+
+
+class IbmUnderlyingDetails(BaseModel):
+    Causes: list[str]
+
+
+class IbmError(BaseModel):
+    UserMessage: IbmUserMessage
+    UnderlyingDetails: IbmUnderlyingDetails
+
+
+# --- errors in IBM's envelope ----------------------------------------------------------------
+
+
+def message_id(status: int) -> str:
+    """IBM-style message ids (prefix, number, severity letter): one per status."""
+    return f"CWKCR{status:04d}E"
+
+
+def render_error(exc: ApiError) -> JSONResponse:
+    # IBM's REST protocol knows no 422: an invalid parameter is a 400 there.
+    status = 400 if exc.status == 422 else exc.status
+    code = message_id(status)
+    causes = [
+        f"{e.get('field') or e.get('path') or ''}: {e.get('message', '')}".lstrip(": ")
+        for e in (exc.extra.get("errors") or [])
+        if isinstance(e, dict)
+    ]
+    body = IbmError(
+        UserMessage=IbmUserMessage(UniqueId=code, Text=f"{code} {exc.detail or exc.title}", Severity="ERROR"),
+        UnderlyingDetails=IbmUnderlyingDetails(Causes=causes),
+    )
+    return JSONResponse(body.model_dump(), status_code=status, headers=exc.headers or None)
+
+
+register_envelope(PREFIX, render_error)
+
+
+# --- translation -------------------------------------------------------------------------------
+
+
+def ibm_time(value: datetime) -> str:
+    """IBM's timestamps: UTC, whole seconds, `Z`."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def ibm_task_id(case_id: str, item_id: str) -> str:
+    return "{" + str(uuid.uuid5(TASK_ID_NAMESPACE, f"{case_id}.{item_id}")).upper() + "}"
+
+
+def sub_case_id(case_id: str, item_id: str) -> str:
+    """The workflow id of a case task's sub-case: the engine names it so (lifecycle.start)."""
+    return f"{case_id}-{item_id}"
+
+
+def case_id_candidates(folder_id: str) -> list[str]:
+    """The case ids a case folder id may stand for: a GUID (any case, dashes, braces) names the
+    case whose id is its 32 lowercase hex digits; any id may also be a case id as it is."""
+    out: list[str] = []
+    guid = _GUID.match(folder_id)
+    if guid:
+        out.append("".join(guid.groups()).lower())
+    if _CASE_ID.match(folder_id) and folder_id not in out:
+        out.append(folder_id)
+    return out
+
+
+def task_state(item: PlanItemView) -> int:
+    return {
+        "Available": WAITING_PRECONDITION,
+        "Enabled": READY,
+        "Disabled": READY,
+        "Active": WORKING,
+        "Suspended": WORKING,
+        "Completed": COMPLETE,
+        "Failed": FAILED,
+        "Terminated": FAILED,
+    }.get(item.currentState, WAITING_PRECONDITION)
+
+
+def disabled_state(item: PlanItemView) -> int:
+    if item.currentState == "Disabled":
+        return DISABLED_BY_USER
+    if item.currentState == "Terminated":
+        return DISABLED_ABORTED
+    return ENABLED
+
+
+def launch_mode(item: PlanItemView, model: Any) -> int:
+    # Without the model (a definition no longer in the store), only an item waiting for its
+    # manual start shows it was manual.
+    manual = model.manualActivation if model is not None else item.currentState in ("Enabled", "Disabled")
+    if manual:
+        return SYSTEM_MANUAL
+    return USER_AUTOMATIC if item.isDiscretionary else SYSTEM_AUTOMATIC
+
+
+def group_of(task: IbmTask) -> str:
+    if task.DisabledState != ENABLED:
+        return "Disabled"
+    return "Required" if task.RequiredState in REQUIRED_STATES else "Optional"
+
+
+def failure_reason(item: PlanItemView, events: list[AuditEntry]) -> str:
+    if item.currentState == "Failed":
+        return item.error or "The task failed."
+    ended = next((e.action for e in reversed(events) if e.action in ("terminate", "exit")), None)
+    if ended == "terminate":
+        return "The task was terminated by a user."
+    if ended == "exit":
+        return "The task was stopped by an exit criterion or by the end of its stage."
+    return "The task was terminated."
+
+
+def translate(view: CaseView, history: list[AuditEntry], models: dict[str, Any]) -> IbmTaskGroups:
+    by_item: dict[str, list[AuditEntry]] = {}
+    for entry in history:
+        if entry.planItemId:
+            by_item.setdefault(entry.planItemId, []).append(entry)
+    groups: dict[str, list[IbmTask]] = {}
+    for item in view.planitems:
+        if item.type not in TASK_TYPES:
+            continue
+        events = by_item.get(item.id, [])
+        created = next((e.at for e in events if e.action == "create"), None)
+        restarts = [e.at for e in events if e.action == "reactivate"]
+        if item.type == "caseTask":
+            started = item.currentState in ("Active", "Suspended", "Completed", "Failed") or any(e.action in _STARTS for e in events)
+            process = sub_case_id(view.id, item.id) if started else None
+        else:
+            process = view.id
+        state = task_state(item)
+        fields: dict[str, Any] = {
+            "RequiredState": REQUIRED_BY_USER if item.isRequired else OPTIONAL,
+            "TaskState": state,
+            "DisabledState": disabled_state(item),
+            "LaunchMode": launch_mode(item, models.get(item.definitionId)),
+            # the audit trail keeps the latest 5000 entries; past that, the item's last change
+            "DateCreated": ibm_time(created or item.lastModified),
+            "TaskId": ibm_task_id(view.id, item.id),
+            "TaskName": item.name,
+            "DateLastModified": ibm_time(item.lastModified),
+            "IsHidden": False,
+            "IsContainer": item.type == "stage",
+            "ProcessInstanceId": process,
+            "LastRestartDate": ibm_time(restarts[-1]) if restarts else None,
+            "RestartCount": str(len(restarts)),
+            "RosterName": view.definition,
+        }
+        if state == FAILED:
+            fields["FailureReason"] = failure_reason(item, events)
+        task = IbmTask(**fields)
+        groups.setdefault(group_of(task), []).append(task)
+    for tasks in groups.values():
+        tasks.sort(key=lambda t: (t.TaskState, t.TaskName.casefold(), t.TaskName, t.TaskId))
+    return IbmTaskGroups(**groups)
+
+
+# --- the resource ------------------------------------------------------------------------------
+
+
+def service(request: Request) -> CaseService:
+    return request.app.state.service
+
+
+async def _read_case(svc: CaseService, folder_id: str, actor: Actor) -> tuple[CaseView, list[AuditEntry]]:
+    for case_id in case_id_candidates(folder_id):
+        try:
+            view, history = await asyncio.gather(svc.case(case_id, actor), svc.history(case_id, actor))
+        except ApiError as exc:
+            if exc.status == 404:  # no such case, or one the caller may not see
+                continue
+            raise
+        return view, history
+    raise not_found(CASE_NOT_FOUND)
+
+
+async def _models(svc: CaseService, view: CaseView) -> dict[str, Any]:
+    try:
+        definition = await svc.definition(f"{view.definition}@{view.version}")
+    except ApiError as exc:
+        if exc.status == 404:
+            return {}
+        raise
+    return {item.id: item for _, item, _ in walk(definition.plan)}
+
+
+@router.get(
+    "/case/{caseFolderId}/tasks",
+    response_model=IbmTaskGroups,
+    response_model_exclude_unset=True,
+    summary="List the task instances of a case (IBM Case Manager)",
+    responses={
+        400: {"model": IbmError, "description": "TargetObjectStore or Grouping missing or invalid."},
+        401: {"model": IbmError, "description": "No valid bearer token."},
+        404: {"model": IbmError, "description": "No such case, or one the caller may not see."},
+        500: {"model": IbmError, "description": "A server error; see UserMessage."},
+    },
+)
+async def list_task_instances(
+    request: Request,
+    caseFolderId: Annotated[str, Path(max_length=200, description="the case's GUID (with or without braces) or its case id")],
+    actor: Annotated[Actor, Depends(current_actor)],
+    svc: Annotated[CaseService, Depends(service)],
+    TargetObjectStore: Annotated[str | None, Query(max_length=200, description="the object store's symbolic name")] = None,
+    Grouping: Annotated[str | None, Query(max_length=20, description="must be ROD")] = None,
+) -> IbmTaskGroups:
+    """The case's tasks (human, process and case tasks, and stages) in the groups Required,
+    Optional and Disabled; empty groups are left out; each group is ordered by TaskState,
+    then TaskName."""
+    store = request.app.state.settings.ibm_object_store
+    if not TargetObjectStore:
+        raise bad_request("The required TargetObjectStore parameter was not specified.")
+    if TargetObjectStore.casefold() != store.casefold():
+        raise bad_request("The TargetObjectStore parameter does not name an object store of this server.")
+    if not Grouping:
+        raise bad_request("The required Grouping parameter was not specified.")
+    if Grouping != GROUPING:
+        raise bad_request("The Grouping parameter must be ROD.")
+    view, history = await _read_case(svc, caseFolderId, actor)
+    return translate(view, history, await _models(svc, view))
