@@ -9,12 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
 import pytest_asyncio
 import yaml
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from settings import Settings
+from tests.support.postgres import PostgresCluster
 from store.directory import hash_password
 from worker import build_worker
 
@@ -81,11 +83,17 @@ class Gateway:
         return resp.json()
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def gateway(temporal_env: WorkflowEnvironment, tmp_path_factory) -> AsyncIterator[Gateway]:
+@pytest_asyncio.fixture(scope="session", loop_scope="session", params=["sqlite", "postgresql"])
+async def gateway(request: pytest.FixtureRequest, temporal_env: WorkflowEnvironment, tmp_path_factory) -> AsyncIterator[Gateway]:
+    """Every HTTP test runs twice: with the read model on SQLite and on PostgreSQL."""
     data = tmp_path_factory.mktemp("gateway")
     write_directory(data / "directory.yaml")
+    database_url = None
+    if request.param == "postgresql":
+        cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+        database_url = cluster.create_database(f"gateway_{uuid.uuid4().hex[:12]}")
     settings = Settings(
+        database_url=database_url,
         temporal_address=temporal_env.client.service_client.config.target_host,
         task_queue=f"api-{uuid.uuid4().hex[:8]}",
         data_dir=data,
