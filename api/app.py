@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         svc = CaseService(settings, client, db, directory)
         app.state.settings = settings
         app.state.directory = directory
-        app.state.tokens = TokenService(settings, directory)
+        app.state.tokens = TokenService(settings, directory, db=db)
         app.state.service = svc
         if settings.definitions.is_dir():
             for line in await deploy_folder(svc, settings.definitions):

@@ -17,9 +17,10 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 import anyio.to_thread
 import jwt
@@ -29,9 +30,12 @@ from fastapi import APIRouter, Form, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.errors import unauthorized
 from settings import Settings
+from store import refresh_tokens
+from store.db import Database
 from store.directory import Directory, DirectoryUser
 from workflows.actor import Actor
 
@@ -46,6 +50,13 @@ OIDC_ALGORITHMS = ["RS256", "ES256", "EdDSA"]
 REFRESH_TYPE = "refresh"
 # Tolerated clock difference between replicas (and the external issuer), in seconds.
 LEEWAY_SECONDS = 10
+# Used refresh tokens and revoked families are pruned at most this often per gateway, and
+# only this long after every token they stand for has expired (well beyond LEEWAY_SECONDS,
+# so no replica whose clock lags still accepts such a token).
+PRUNE_INTERVAL_SECONDS = 3600
+PRUNE_GRACE_SECONDS = 3600
+# Longest `jti` or `family` claim accepted (the columns of store.tables hold 64).
+MAX_TOKEN_ID = 64
 
 INVALID_TOKEN = "The bearer token is invalid."
 EXPIRED_TOKEN = "The bearer token has expired."
@@ -101,20 +112,35 @@ def _string_list(value: Any) -> list[str]:
     return []
 
 
+class RedeemedRefresh(NamedTuple):
+    """What an accepted refresh token was issued for, and the family its successor joins."""
+
+    user: DirectoryUser
+    scope: str
+    family: str
+
+
 class TokenService:
-    """Issues local tokens and turns any accepted bearer token into an `Actor`."""
+    """Issues local tokens and turns any accepted bearer token into an `Actor`.
+
+    `db` is where refresh tokens are rotated (store/refresh_tokens.py); only the refresh
+    grant needs it.
+    """
 
     def __init__(
         self,
         settings: Settings,
         directory: Directory,
         *,
+        db: Database | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         # Public so a reloaded directory can be swapped in; verify() reads it every time.
         self.directory = directory
+        self._db = db
         self._clock = clock
+        self._next_prune = 0.0
         self._jwks: jwt.PyJWKClient | None = None
         if settings.oidc_issuer and settings.oidc_jwks_url:
             # The JWK set is cached for 5 minutes; an unknown `kid` forces at most one
@@ -148,11 +174,15 @@ class TokenService:
     # --- refresh tokens (the ProcessMaker face's token endpoint) --------------------------
     #
     # Signed JWTs like access tokens, told apart by `typ`, bound to the user and the OAuth2
-    # client they were issued to. They are not stored, so a refresh token stays usable until
-    # it expires even after it has been exchanged (rotation is not enforced; see README).
+    # client they were issued to. Rotation is enforced: each may be exchanged once (its `jti`
+    # is recorded in the database, shared by every replica), and exchanging one twice revokes
+    # its `family`, the chain of tokens rotated from one password grant, named by the first
+    # token's `jti` (reuse detection, RFC 6749 section 10.4).
 
-    def issue_refresh(self, user: DirectoryUser, client_id: str, scope: str) -> str:
+    def issue_refresh(self, user: DirectoryUser, client_id: str, scope: str, family: str | None = None) -> str:
+        """A refresh token; a rotation passes the `family` of the token it replaces."""
         now = int(self._clock())
+        jti = uuid.uuid4().hex
         claims = {
             "iss": ISSUER,
             "sub": user.id,
@@ -161,27 +191,73 @@ class TokenService:
             "scope": scope,
             "iat": now,
             "exp": now + self.settings.refresh_token_ttl_seconds,
-            "jti": uuid.uuid4().hex,
+            "jti": jti,
+            "family": family or jti,
         }
         return jwt.encode(claims, self._private_key, algorithm=LOCAL_ALGORITHM)
 
-    def redeem_refresh(self, token: str, client_id: str) -> tuple[DirectoryUser, str] | None:
-        """The user and scope a refresh token was issued for, when it is valid, unexpired,
-        issued to `client_id`, and its user is still in the directory; None otherwise."""
+    async def redeem_refresh(self, token: str, client_id: str) -> RedeemedRefresh | None:
+        """What a refresh token was issued for, when it is valid, unexpired, issued to
+        `client_id`, its user is still in the directory, it was never redeemed before and
+        its family is not revoked; None otherwise. Redeeming uses the token up."""
         try:
-            claims = self._decode_local(token, "typ")
+            claims = self._decode_local(token, "typ", "jti")
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             log.info("rejected a refresh token: %s", type(exc).__name__)
             return None
         if claims.get("typ") != REFRESH_TYPE or not hmac.compare_digest(str(claims.get("client_id", "")), client_id):
             log.info("rejected a refresh token: not a refresh token of this client")
             return None
+        jti = claims["jti"]
+        # Tokens issued before families existed start their own.
+        family = claims.get("family", jti)
+        if not all(isinstance(v, str) and 0 < len(v) <= MAX_TOKEN_ID for v in (jti, family)):
+            log.info("rejected a refresh token: its jti or family is malformed")
+            return None
         user = self.directory.by_id(claims["sub"])
         if user is None:
             log.info("rejected a refresh token: its user is not in the directory")
             return None
+        db = self._refresh_db()
+        now = self._clock()
+        await self._prune_now_and_then(db, now)
+        outcome = await refresh_tokens.redeem(db, jti, family, user.id, expires_at=_utc(claims["exp"]), now=_utc(now))
+        if outcome is refresh_tokens.Redemption.REUSED:
+            log.warning("a refresh token of user %s was redeemed twice; its family is revoked", user.id)
+            return None
+        if outcome is refresh_tokens.Redemption.REVOKED:
+            log.info("rejected a refresh token: its family is revoked")
+            return None
         scope = claims.get("scope")
-        return user, scope if isinstance(scope, str) else ""
+        return RedeemedRefresh(user, scope if isinstance(scope, str) else "", family)
+
+    def _refresh_db(self) -> Database:
+        if self._db is None:
+            raise RuntimeError("redeeming refresh tokens needs the TokenService to be given the database")
+        return self._db
+
+    async def _prune_now_and_then(self, db: Database, now: float) -> None:
+        """Delete rows no token needs any more, at most every PRUNE_INTERVAL_SECONDS.
+
+        A used token's row may go once the token has expired; a revoked family's once every
+        token of it has: none is issued after the revocation, so a refresh lifetime later.
+        (A family revoked just before the lifetime is shortened keeps that guarantee only
+        for the new lifetime; tokens issued under the old one may outlive its row.)
+        """
+        if now < self._next_prune:
+            return
+        self._next_prune = now + PRUNE_INTERVAL_SECONDS
+        horizon = now - PRUNE_GRACE_SECONDS
+        try:
+            pruned = await refresh_tokens.prune(
+                db, _utc(horizon), revoked_before=_utc(horizon - self.settings.refresh_token_ttl_seconds)
+            )
+        except SQLAlchemyError:
+            # Pruning is housekeeping: the redeem itself must not fail for it.
+            log.warning("could not prune used refresh tokens", exc_info=True)
+            return
+        if pruned:
+            log.info("pruned %d used refresh tokens and revoked families", pruned)
 
     def client_ok(self, client_id: str | None, client_secret: str | None) -> bool:
         """Whether the OAuth2 client is one of `pm_clients` and its secret matches
@@ -280,6 +356,10 @@ class TokenService:
             groups=_string_list(claims.get("groups")),
             permissions=_string_list(claims.get("permissions")),
         )
+
+
+def _utc(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
 
 
 def mint_token_for(settings: Settings, username: str) -> str:

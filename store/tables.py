@@ -204,3 +204,27 @@ class BalancedCounterRow(Base):
     definition_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     task_def_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     handed_out: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class UsedRefreshTokenRow(Base):
+    """A refresh token already exchanged at the token endpoint, by its `jti`. The primary key
+    makes redeeming atomic: of two redeems of one token, exactly one inserts its row."""
+
+    __tablename__ = "used_refresh_tokens"
+    __table_args__ = (Index("ix_used_refresh_tokens_expires_at", "expires_at"),)
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(200))
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # the token's own expiry: past it the token is refused anyway, so the row may go
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RevokedTokenFamilyRow(Base):
+    """A family of refresh tokens (every token rotated from one password grant, named by the
+    first token's `jti`) revoked because one of its tokens was redeemed twice."""
+
+    __tablename__ = "revoked_token_families"
+
+    family: Mapped[str] = mapped_column(String(64), primary_key=True)
+    revoked_at: Mapped[datetime] = mapped_column(UTCDateTime())

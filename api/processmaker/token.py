@@ -151,19 +151,25 @@ async def pm_token(request: Request, workspace: Annotated[str, Path(max_length=1
         if user is None:
             return oauth_error("invalid_grant", "The username or password is incorrect.")
         scope = params.get("scope") or DEFAULT_SCOPE
+        family: str | None = None  # a password grant starts a new family of refresh tokens
     elif grant_type == "refresh_token":
         refresh = params.get("refresh_token")
         if not refresh:
             return oauth_error("invalid_request", "The refresh_token parameter is required.")
-        redeemed = tokens.redeem_refresh(refresh, client_id)
+        redeemed = await tokens.redeem_refresh(refresh, client_id)
         if redeemed is None:
-            return oauth_error("invalid_grant", "The refresh token is invalid, expired, or was issued to another client.")
-        user, scope = redeemed
+            return oauth_error(
+                "invalid_grant", "The refresh token is invalid, expired, already used, or was issued to another client."
+            )
+        user, scope, family = redeemed
         scope = scope or DEFAULT_SCOPE
     else:
         return oauth_error("unsupported_grant_type", "Only the password and refresh_token grants are supported.")
     access, expires_in = tokens.issue(user)
     answer = PmTokenResponse(
-        access_token=access, expires_in=expires_in, scope=scope, refresh_token=tokens.issue_refresh(user, client_id, scope)
+        access_token=access,
+        expires_in=expires_in,
+        scope=scope,
+        refresh_token=tokens.issue_refresh(user, client_id, scope, family),
     )
     return JSONResponse(answer.model_dump(), headers=NO_STORE)

@@ -30,6 +30,7 @@ from store.tables import Base, JsonDict, UTCDateTime
 ROOT = Path(__file__).resolve().parents[2]
 HEAD = ScriptDirectory.from_config(migration_config()).get_current_head()
 READ_MODEL = {"cases", "delegations", "delegation_principals", "participations", "balanced_counters"}
+REFRESH_TOKENS = {"used_refresh_tokens", "revoked_token_families"}
 
 
 def differences(connection: Connection) -> list[Any]:
@@ -53,11 +54,11 @@ async def check_at_head(db: Database) -> None:
     async with db.engine.connect() as conn:
         assert await conn.run_sync(differences) == []
         assert await conn.run_sync(revision) == HEAD
-        assert await conn.run_sync(tables) == {"alembic_version", "definitions", "case_numbers"} | READ_MODEL
+        assert await conn.run_sync(tables) == {"alembic_version", "definitions", "case_numbers"} | READ_MODEL | REFRESH_TOKENS
 
 
-async def test_head_is_the_read_model_revision() -> None:
-    assert HEAD == "0002"
+async def test_head_is_the_refresh_tokens_revision() -> None:
+    assert HEAD == "0003"
 
 
 async def test_upgrade_of_an_empty_database_matches_the_models(database_url: str) -> None:
@@ -271,4 +272,4 @@ def test_postgresql_sql_can_be_rendered_offline_for_a_dba() -> None:
     assert "CREATE EXTENSION IF NOT EXISTS pg_trgm" in sql
     assert "gin_trgm_ops" in sql
     assert "CREATE TABLE delegations" in sql
-    assert "UPDATE alembic_version SET version_num='0002'" in sql
+    assert "UPDATE alembic_version SET version_num='0003'" in sql
