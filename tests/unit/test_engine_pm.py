@@ -217,7 +217,7 @@ def test_states_saved_before_the_new_fields_still_load() -> None:
 def test_activation_records_who_started_the_task_and_when() -> None:
     s = new_case()
     first = task_of(s, "first")
-    assert first.previous_user == "owen"  # the starter's action activated it
+    assert first.previous_user is None  # the case started here: nobody routed it (ProcessMaker shows "")
     assert first.activated_at == T0 and first.started_at is None and first.finished_at is None
 
 

@@ -98,7 +98,7 @@ def test_a_new_case_has_one_open_delegation() -> None:
     assert doc.case_id == "case1" and doc.version == 1 and doc.state == "Active" and doc.definition_id == "test-case"
     assert [(d.del_index, d.item_id, d.open, d.current) for d in doc.delegations] == [(1, "first", True, True)]
     first = doc.delegations[0]
-    assert (first.task_state, first.assignee, first.previous_user, first.delegated_at) == ("Unassigned", None, "owen", T0)
+    assert (first.task_state, first.assignee, first.previous_user, first.delegated_at) == ("Unassigned", None, None, T0)  # nobody routed a case into its first task
     assert first.init_at is None and first.finished_at is None and first.role == "worker" and first.assign_rule == "SELF_SERVICE"
 
 

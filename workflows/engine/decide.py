@@ -97,6 +97,10 @@ def start(
     ctx.move(root, "create", ItemState.Available)
     ctx.move(root, "start", ItemState.Active, f"case {title} started")
     ctx.settle()
+    for item in state.items.values():
+        if item.task is not None:
+            # nobody routed the case here: ProcessMaker shows no previous user for it
+            item.task.previous_user = None
     if start_task is not None:
         starting.take_first_task(ctx, start_task, start_user)
     state.version = 1
