@@ -23,6 +23,9 @@ from workflows.engine.projection import CaseDoc, DelegationDoc, principals_of, p
 from workflows.engine.state import CaseState, TeamMember
 
 OWEN = actor("owen")  # the starter: a case owner
+# who sees every task of the cases below: the owner, and the supervisors `sue` and `auditors`
+# (named by user or group alike)
+CASE_WIDE = {"user:owen", "user:sue", "group:sue", "user:auditors", "group:auditors"}
 ALICE = actor("alice")  # a worker by name
 CLERK = actor("clara", "clerks")  # a worker by group
 TESS = actor("tess")  # a team member given the worker role
@@ -159,15 +162,16 @@ def test_self_service_evaluate_candidates_are_the_variables_entries() -> None:
     assert delegation(project(s), "r").candidates == ["group:auditors", "user:bob"]
     s = run(s, MergeFile(actor=OWEN, data={"pool": "carol"}), at(1))
     assert delegation(project(s), "r").candidates == ["user:carol"]
-    # who sees it: the role's holders and whom the variable names
-    assert delegation(project(s), "r").viewers == ["user:alice", "user:carol"]
+    # who sees it: the role's holders, whom the variable names, and the case owner
+    assert delegation(project(s), "r").viewers == ["user:alice", "user:carol", "user:owen"]
 
 
 def test_viewers_are_the_roles_holders_the_holder_and_the_candidates() -> None:
     s = run(new_case(), Claim(actor=ALICE, item_id="first"), at(1))
     s = run(s, Delegate(actor=ALICE, item_id="first", assignee=BOB), at(2))
     first = delegation(project(s), "first")
-    assert first.viewers == ["group:clerks", "user:alice", "user:bob", "user:tess"]
+    # the role's holders, the holder and delegate, and case-wide: the owner and the supervisors
+    assert set(first.viewers) == {"group:clerks", "user:alice", "user:bob", "user:tess"} | CASE_WIDE
     assert (first.task_state, first.assignee, first.owner) == ("Delegated", "bob", "alice")
 
 

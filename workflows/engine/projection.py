@@ -55,7 +55,7 @@ class DelegationDoc(BaseModel):
     output: dict[str, Any] = Field(default_factory=dict)
     # who may claim it now (empty unless unassigned and claimable)
     candidates: list[str] = Field(default_factory=list)
-    # who sees it in a task list besides case owners: its role's holders, its holder
+    # who sees it in a task list: its role's holders, its holder, the case's owners and supervisors
     viewers: list[str] = Field(default_factory=list)
 
 
@@ -92,7 +92,13 @@ def principals_of(actor: Actor) -> list[str]:
     return names + [group(g) for g in actor.groups]
 
 
-def _delegation(state: CaseState, item: PlanItemState, model: HumanTask | None) -> DelegationDoc:
+def case_wide_viewers(state: CaseState) -> set[str]:
+    """Who sees every task of the case: its owners and the definition's supervisors."""
+    owners = {user(m.userId) for m in state.team if m.isOwner}
+    return owners | {p for name in state.definition.supervisors for p in (user(name), group(name))}
+
+
+def _delegation(state: CaseState, item: PlanItemState, model: HumanTask | None, case_wide: set[str]) -> DelegationDoc:
     t = item.task
     assert t is not None
     is_open = item.state not in TERMINAL and item.state != ItemState.Failed
@@ -108,7 +114,8 @@ def _delegation(state: CaseState, item: PlanItemState, model: HumanTask | None) 
         assignee=t.assignee, owner=t.owner, previous_user=t.previous_user, delegated_at=t.activated_at or item.created_on,
         init_at=t.started_at, due=t.due, finished_at=t.finished_at, open=is_open, current=False,
         last_modified=item.last_modified, input=t.input, output=t.output, candidates=sorted(candidates),
-        viewers=sorted(role_principals(state, role) | holders | candidates),
+        # one principal lookup decides who sees a task in a list (no OR across tables)
+        viewers=sorted(role_principals(state, role) | holders | candidates | case_wide),
     )
 
 
@@ -135,12 +142,13 @@ def _participations(state: CaseState, delegations: list[DelegationDoc]) -> list[
 
 def project(state: CaseState) -> CaseDoc:
     defs = DefIndex.of(state.definition)
+    case_wide = case_wide_viewers(state)
     delegations = []
     for item in state.items.values():
         if item.task is None:
             continue
         model = defs.items.get(item.definition_id)
-        delegations.append(_delegation(state, item, model if isinstance(model, HumanTask) else None))
+        delegations.append(_delegation(state, item, model if isinstance(model, HumanTask) else None, case_wide))
     delegations.sort(key=lambda d: d.del_index)
     open_ones = [d for d in delegations if d.open]
     for d in open_ones or delegations[-1:]:
