@@ -41,10 +41,15 @@ MIGRATION_LOCK_KEY = int.from_bytes(b"casework", "big")
 # only on PostgreSQL). Autogenerate and the schema test leave them out of the comparison
 # with store.tables, which would otherwise report them as extra.
 DATABASE_ONLY_INDEXES = frozenset({"ix_delegations_search_trgm"})
+# SQLite's full-text index of delegations (migration 0004): FTS5 keeps it in tables of its own.
+SEARCH_TABLE = "delegations_search"
 
 
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    """Alembic's autogenerate filter: everything except DATABASE_ONLY_INDEXES."""
+    """Alembic's autogenerate filter: everything except what only the database declares
+    (DATABASE_ONLY_INDEXES, SQLite's full-text tables)."""
+    if type_ == "table" and name is not None and name.startswith(SEARCH_TABLE):
+        return False
     return not (type_ == "index" and name in DATABASE_ONLY_INDEXES)
 
 

@@ -17,7 +17,8 @@ How each kind is served by an index (store/tables.py), default sort (APP_NUMBER)
 - advanced search with PM_ALLCASES: `ix_delegations_current`, `ix_delegations_status` with
   `app_status`, `ix_delegations_definition` with `pro_uid`, `ix_delegations_assignee` with
   `usr_uid`, `ix_delegations_delegated_at` with dates.
-- `search` is a substring match on `search_text` (a pg_trgm GIN index serves it on PostgreSQL).
+- `search` is a substring match on `search_text`: a pg_trgm GIN index serves it on PostgreSQL, an
+  FTS5 trigram table (`delegations_search`) on SQLite.
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, func, literal, select, true, tuple_
+from sqlalchemy import ColumnElement, Row, Select, func, literal, literal_column, select, table, true, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
-from store.db import Database
+from store.db import SEARCH_TABLE, Database
 from store.tables import DefinitionRow, DelegationPrincipalRow, DelegationRow, ParticipationRow
 
 D = DelegationRow
@@ -194,14 +195,27 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def _filter_conditions(f: Filters) -> list[ColumnElement[bool]]:
+def _search(text_: str, sqlite: bool) -> ColumnElement[bool]:
+    """A case-insensitive substring of the case or task title. On SQLite, three characters or
+    more are looked up in the trigram full-text index (migration 0004) as a phrase, which is
+    a substring match; shorter ones, and PostgreSQL (its pg_trgm index), use LIKE."""
+    if sqlite and len(text_) >= 3:
+        phrase = '"' + text_.lower().replace('"', '""') + '"'
+        hits = select(literal_column("rowid")).select_from(table(SEARCH_TABLE)).where(
+            literal_column(SEARCH_TABLE).op("MATCH")(phrase)
+        )
+        return literal_column("delegations.rowid").in_(hits)
+    return D.search_text.like(like_pattern(text_), escape="\\")
+
+
+def _filter_conditions(f: Filters, sqlite: bool = False) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = []
     if f.cat_uid:
         conds.append(D.category == f.cat_uid)
     if f.pro_uid:
         conds.append(D.definition_id == f.pro_uid)
     if f.search:
-        conds.append(D.search_text.like(like_pattern(f.search), escape="\\"))
+        conds.append(_search(f.search, sqlite))
     if f.app_status:
         conds.append(D.app_status == f.app_status)
     if f.usr_uid:
@@ -293,9 +307,9 @@ async def _check_known(db: Database, f: Filters) -> None:
             raise BadFilter(f"The process with $pro_uid: '{f.pro_uid}' does not exist.")
 
 
-def list_select(scope: Scope, caller: Caller, f: Filters) -> tuple[Select[Any], Select[tuple[int]]]:
+def list_select(scope: Scope, caller: Caller, f: Filters, *, sqlite: bool = False) -> tuple[Select[Any], Select[tuple[int]]]:
     """The page's select and its count, for one kind of list (exposed for EXPLAIN in tests)."""
-    conds = scope(caller) + _filter_conditions(f)
+    conds = scope(caller) + _filter_conditions(f, sqlite)
     rows = select(*LIST_COLUMNS).where(*conds).order_by(*_order_by(f)).offset(f.start - 1).limit(f.limit)
     count = select(func.count()).select_from(D).where(*conds)
     return rows, count
@@ -303,7 +317,7 @@ def list_select(scope: Scope, caller: Caller, f: Filters) -> tuple[Select[Any], 
 
 async def _page(db: Database, scope: Scope, caller: Caller, f: Filters, with_total: bool) -> Page:
     await _check_known(db, f)
-    rows_q, count_q = list_select(scope, caller, f)
+    rows_q, count_q = list_select(scope, caller, f, sqlite=db.is_sqlite)
     async with db.session() as session:
         rows = list((await session.execute(rows_q)).all()) if f.limit > 0 else []
         total = await session.scalar(count_q) if with_total else None
