@@ -25,8 +25,7 @@ from pydantic import BaseModel
 from api.auth import current_actor
 from api.errors import ApiError, bad_request, not_found, register_envelope
 from api.service import CaseService
-from workflows.definition import walk
-from workflows.public import Actor, AuditEntry, CaseView, PlanItemView
+from workflows.public import Actor, AuditEntry, CaseView, PlanItemView, walk
 
 PREFIX = "/CaseManager/"
 router = APIRouter(prefix="/CaseManager/CASEREST/v1", tags=["ibm"])

@@ -2,8 +2,8 @@
 tasks, all tasks, starting tasks, new case, impersonate, reassign (one and a batch), route,
 claim, cancel, pause, unpause, execute trigger, delete, and the case variables.
 
-Reads of one case are workflow queries (exact, and they check who may see the case); the
-ProcessMaker status and the delegation dates come from the read model's rows of that case,
+Reads of one case are workflow queries (exact, and they check who may see the case, and give
+the ProcessMaker status); the delegation dates come from the read model's rows of that case,
 which every update writes before it answers. Decisions are the engine's: this module
 resolves ProcessMaker's names (`del_index`, `tas_uid`, `usr_uid`) to the engine's and
 translates answers into the seed's shapes and messages.
@@ -304,14 +304,6 @@ class Snapshot:
         return sorted((t for t in self.tasks if _is_open(t)), key=lambda t: t.delIndex)
 
 
-def _fallback_status(view: CaseView, tasks: list[TaskView]) -> str:
-    """ProcessMaker's status when the read model has no row yet (a case this instant old)."""
-    by_state = {"Terminated": "CANCELLED", "Completed": "COMPLETED", "Suspended": "PAUSED"}
-    if view.state in by_state:
-        return by_state[view.state]
-    return "TO_DO" if any(t.taskState == "Completed" for t in tasks) else "DRAFT"
-
-
 async def _existing(svc: CaseService, app_uid: str) -> CaseRecord | None:
     """The read model's record; a deleted case does not exist (for every endpoint)."""
     record = await svc.case_record(app_uid)
@@ -338,8 +330,8 @@ async def _snapshot(svc: CaseService, app_uid: str, actor: Actor) -> Snapshot:
         if exc.status == 404:
             raise no_such_case(app_uid) from None
         raise
-    status = record.case.app_status if record else _fallback_status(view, tasks)
-    return Snapshot(app_uid, view, tasks, record, status)
+    # the workflow's own answer: exact even before the read model has the case
+    return Snapshot(app_uid, view, tasks, record, view.appStatus)
 
 
 async def _act(svc: CaseService, app_uid: str, actor: Actor, command: Any, key: str | None) -> None:

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from workflows.actor import Actor
 from workflows.definition import ROOT_ID, HumanTask
-from workflows.engine import access, planning
+from workflows.engine import access, planning, status
 from workflows.engine.lifecycle import Ctx, DefIndex
 from workflows.engine.state import CaseState, ItemState, PlanItemState, TeamMember
 
@@ -70,6 +70,8 @@ class CaseSummary(BaseModel):
 
 
 class CaseView(CaseSummary):
+    # ProcessMaker's APP_STATUS (TO_DO, DRAFT, PAUSED, COMPLETED, CANCELLED), by status.app_status
+    appStatus: str = ""
     planitems: list[PlanItemView]
     team: TeamView
     file: dict[str, Any]
@@ -146,7 +148,7 @@ def case(state: CaseState) -> CaseView:
     return CaseView(
         id=state.case_id, caseNumber=state.case_number, name=state.title, definition=state.definition.id,
         version=state.definition.version, state=state.plan.state.value, createdOn=state.created_on,
-        createdBy=state.created_by, lastModified=state.last_modified,
+        createdBy=state.created_by, lastModified=state.last_modified, appStatus=status.app_status(state),
         planitems=[plan_item(i) for i in state.items.values() if i.id != ROOT_ID],
         team=TeamView(users=state.team), file=state.data, caseVersion=state.version,
         parentCase=state.parent.case_id if state.parent else None,
