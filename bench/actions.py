@@ -27,28 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bare_workflow import BareWorkflow  # noqa: E402
+from bench.common import percentile, wait_health  # noqa: E402
 from run import Process  # noqa: E402
 from tests.support.processes import free_port, start_dev_env  # noqa: E402
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
-async def wait_health(url: str, procs: list[Process]) -> None:
-    async with httpx.AsyncClient() as http:
-        for _ in range(300):
-            for p in procs:
-                if not p.running:
-                    raise SystemExit(f"{p.name} exited: {p.describe_exit()}")
-            try:
-                if (await http.get(f"{url}/health")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.2)
-    raise SystemExit("the gateway did not come up")
 
 
 async def main(rounds: int) -> None:
