@@ -33,15 +33,15 @@ async def http_call(req: HttpRequest) -> HttpResult:
         try:
             resp = await client.request(req.method, req.url, json=req.json_body, headers=req.headers)
         except httpx.InvalidURL as exc:
-            raise ApplicationError(f"bad URL {req.url!r}: {exc}", type="HttpBadUrl", non_retryable=True) from exc
+            raise ApplicationError(f"bad URL: {type(exc).__name__}", type="HttpBadUrl", non_retryable=True) from exc
         except httpx.UnsupportedProtocol as exc:
-            raise ApplicationError(f"bad URL {req.url!r}: {exc}", type="HttpBadUrl", non_retryable=True) from exc
+            raise ApplicationError(f"bad URL: {type(exc).__name__}", type="HttpBadUrl", non_retryable=True) from exc
     if 400 <= resp.status_code < 500:
         raise ApplicationError(
-            f"{req.method} {req.url} answered {resp.status_code}", type="HttpClientError", non_retryable=True
+            f"{req.method} answered {resp.status_code}", type="HttpClientError", non_retryable=True
         )
     if resp.status_code >= 500:
-        raise RuntimeError(f"{req.method} {req.url} answered {resp.status_code}")
+        raise RuntimeError(f"{req.method} answered {resp.status_code}")
     body: Any = None
     if req.output:
         try:

@@ -221,8 +221,7 @@ class CaseWorkflow:
                 )
             finally:
                 self._picking.discard(item.id)
-            if pick.user_id:
-                self._feed(AutoAssign(actor=SYSTEM, item_id=item.id, user_id=pick.user_id))
+            self._feed(AutoAssign(actor=SYSTEM, item_id=item.id, user_id=pick.user_id))
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()

@@ -358,7 +358,6 @@ async def _visible_or(svc: CaseService, app_uid: str, actor: Actor, permission: 
 async def case_information(app_uid: AppUid, actor: CurrentActor, svc: Service, users: Users) -> CaseInfo:
     snap = await _snapshot(svc, app_uid, actor)
     view = snap.view
-    creator = users.find(view.createdBy)
     pro_name = snap.record.case.definition_name if snap.record else (await svc.definition(f"{view.definition}@{view.version}")).name
     return CaseInfo(
         app_uid=view.id,
@@ -366,7 +365,8 @@ async def case_information(app_uid: AppUid, actor: CurrentActor, svc: Service, u
         app_name=view.name,
         app_status=snap.status,
         app_init_usr_uid=view.createdBy,
-        app_init_usr_username=creator.username if creator else "",
+        # the seed shows the starter's name here ("Administrator" for the user `admin`)
+        app_init_usr_username=full_name(users, view.createdBy),
         pro_uid=view.definition,
         pro_name=pro_name,
         app_create_date=pm_date(view.createdOn),
@@ -586,6 +586,9 @@ async def _reassign_one(
 ) -> BatchStatus:
     try:
         record = await _existing(svc, case.APP_UID)
+        # without PM_REASSIGNCASE a case the caller may not see does not exist for them: the
+        # answers below would otherwise tell its state and who holds it
+        await _visible_or(svc, case.APP_UID, actor, PM_REASSIGNCASE)
     except ApiError:
         return "DELEGATION_NOT_EXISTS"
     row = record.delegation(case.DEL_INDEX) if record else None
@@ -604,6 +607,8 @@ async def _reassign_one(
         # the delegation now: the case answers a repeated key with its first answer (SUCCESS).
         await svc.act(case.APP_UID, actor, command, key)
     except ApiError as exc:
+        if exc.status == 404:
+            return "DELEGATION_NOT_EXISTS"
         return "REASSIGNMENT_TO_THE_SAME_USER" if same else _BATCH_STATUS_BY_HTTP.get(exc.status, "ERROR")
     return "SUCCESS"
 

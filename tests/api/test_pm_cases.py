@@ -183,7 +183,7 @@ async def test_new_case_is_a_draft_assigned_to_its_starter(pm: Gateway) -> None:
     assert case["app_uid"] == app_uid and case["app_status"] == "DRAFT"
     assert case["app_name"] == "Onboarding of Acme" and case["app_number"].isdigit()
     assert case["pro_uid"] == DEF_ID and case["pro_name"] == "Client onboarding"
-    assert case["app_init_usr_uid"] == user_id("author") and case["app_init_usr_username"] == "author"
+    assert case["app_init_usr_uid"] == user_id("author") and case["app_init_usr_username"] == "Author Test"
     assert DATE.match(case["app_create_date"]) and DATE.match(case["app_update_date"])
     assert case["current_task"] == [{
         "usr_uid": user_id("author"), "usr_name": "Author Test", "tas_uid": "register", "tas_title": "Register client",
@@ -424,6 +424,10 @@ async def test_batch_reassign_reports_each_case(pm: Gateway) -> None:
     # pmsuper supervises the process; lead (no reassign permission) is refused as a whole
     sup = await pm.call("POST", f"{WS}/cases/reassign", "pmsuper", json={"cases": [{"APP_UID": a, "DEL_INDEX": 2}], "usr_uid_target": user_id("rev1")})
     assert sup.json()["cases"][0]["status"] == "SUCCESS"
+    # a case of a process pmsuper does not supervise (and cannot see) says nothing of itself
+    unseen = (await pm.start("author"))["caseInstanceId"]
+    probe = await pm.call("POST", f"{WS}/cases/reassign", "pmsuper", json={"cases": [{"APP_UID": unseen, "DEL_INDEX": 1}], "usr_uid_target": user_id("rev1")})
+    assert probe.json()["cases"] == [{"app_uid": unseen, "del_index": 1, "result": 0, "status": "DELEGATION_NOT_EXISTS"}]
     pm_error(await pm.call("POST", f"{WS}/cases/reassign", "lead", json=body), 403)
     pm_error(await pm.call("POST", f"{WS}/cases/reassign", "pmadmin", json={"usr_uid_target": user_id("rev1")}), 400, "`cases` is required but missing.")
     assert "APP_UID" in pm_error(await pm.call("POST", f"{WS}/cases/reassign", "pmadmin", json={"cases": [{"DEL_INDEX": 1}], "usr_uid_target": "x"}), 400)

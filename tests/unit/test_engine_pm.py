@@ -764,3 +764,38 @@ def test_decide_does_not_change_its_input_for_the_new_commands() -> None:
     decide(s, Pause(actor=ALICE, until=at(days=1)), at(2))
     decide(s, RunTrigger(actor=ALICE, name="notify"), at(2))
     assert s.model_dump() == before
+
+
+# ------------------------------------------------------------------ rules that keep lists and access in step
+
+
+def test_an_empty_balanced_pool_stops_the_waiting_and_leaves_the_task_to_its_pool() -> None:
+    s = run(at_book(), AutoAssign(actor=SYSTEM, item_id="book", user_id=None), at(4))
+    book = task_of(s, "book")
+    assert not book.awaiting_pick and book.task_state == TaskState.Unassigned and book.assignee is None
+    assert task_of(run(s, Claim(actor=FAY, item_id="book"), at(5)), "book").assignee == "fay"
+
+
+def test_whom_the_variable_names_may_see_the_case_while_they_may_claim() -> None:
+    outsider = actor("zoe")  # neither in the team nor in any role
+    s = run(new_case(SSE), MergeFile(actor=OWEN, data={"pool": ["zoe"]}), at(1))
+    assert access.can_see(s, outsider)
+    s = run(s, Claim(actor=outsider, item_id="receipts"), at(2))
+    assert task_of(s, "receipts").assignee == "zoe"
+    # once the pool names someone else, and zoe holds nothing, the case is gone for her
+    s2 = run(new_case(SSE), MergeFile(actor=OWEN, data={"pool": ["bob"]}), at(1))
+    assert not access.can_see(s2, outsider)
+    refuse(s2, Claim(actor=outsider, item_id="receipts"), NotFound, at(2))
+
+
+@pytest.mark.parametrize("who, allowed", [(OWEN, True), (ALICE, False)], ids=["owner", "role holder"])
+def test_only_owners_change_a_variable_that_chooses_who_works(who: Actor, allowed: bool) -> None:
+    s = new_case(SSE)
+    cmd = MergeFile(actor=who, data={"pool": [who.user_id], "note": "x"})
+    if allowed:
+        assert run(s, cmd, at(1)).data["pool"] == [who.user_id]
+    else:
+        err = refuse(s, cmd, Forbidden, at(1))
+        assert "pool" in err.message
+        # other variables stay theirs to change
+        assert run(s, MergeFile(actor=who, data={"note": "x"}), at(1)).data["note"] == "x"

@@ -47,20 +47,39 @@ def is_supervisor(state: CaseState, actor: Actor) -> bool:
 
 
 def holds_a_task(state: CaseState, actor: Actor) -> bool:
+    """Holds one of its tasks, or held one that has ended."""
     return any(
         i.task is not None and actor.user_id in (i.task.assignee, i.task.owner) for i in state.items.values()
     )
 
 
+def in_a_pool_by_variable(state: CaseState, actor: Actor) -> bool:
+    """Named by the SELF_SERVICE_EVALUATE variable of an active, unheld task: they may claim
+    it (and find it in their lists), so they must be able to see the case."""
+    from workflows.engine.lifecycle import DefIndex  # lifecycle imports this module
+
+    defs = DefIndex.of(state.definition)
+    for i in state.items.values():
+        if i.task is None or i.state != ItemState.Active or i.task.assignee:
+            continue
+        model = defs.items.get(i.definition_id)
+        if isinstance(model, HumanTask) and pool_from_variable(model) and in_pool(state, actor, model):
+            return True
+    return False
+
+
 def can_see(state: CaseState, actor: Actor) -> bool:
-    """Team members, role holders, task holders, supervisors and PM_ALLCASES see a case;
-    everyone else is told it does not exist. A deleted case exists for nobody."""
+    """Team members, role holders, task holders (now or before), supervisors, PM_ALLCASES and
+    whoever may claim a task by its variable see a case; everyone else is told it does not
+    exist (a starter who left the team included). A deleted case exists for nobody. The read model's participations
+    and viewers (projection.py) follow the same rule."""
     return not state.deleted and (
         member(state, actor.user_id) is not None
         or holds_any(state, actor, list(state.definition.roles))
         or holds_a_task(state, actor)
         or is_supervisor(state, actor)
         or ALL_CASES in actor.permissions
+        or in_a_pool_by_variable(state, actor)
     )
 
 

@@ -164,7 +164,8 @@ class AutoAssign(Cmd):
 
     kind: Literal["auto_assign"] = "auto_assign"
     item_id: str
-    user_id: str
+    # None: the pool had nobody in it; the task is left to its pool, like SELF_SERVICE
+    user_id: str | None = None
 
 
 class PauseEnded(Cmd):

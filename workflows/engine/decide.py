@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from workflows.actor import Actor
-from workflows.definition import ROOT_ID, Definition, compile_routes
+from workflows.definition import ROOT_ID, AssignmentRule, Definition, HumanTask, compile_routes, walk
 from workflows.engine import access, admin, fields, planning, starting, tasks, transitions
 from workflows.engine.commands import (
     CaseCancelled,
@@ -143,8 +143,22 @@ def _merge_file(ctx: Ctx, cmd: MergeFile) -> None:
     state, actor = ctx.state, cmd.actor
     if not (access.member(state, actor.user_id) or access.holds_any(state, actor, list(state.definition.roles)) or access.can_manage(state, actor)):
         raise Forbidden("only the case team changes the case file")
+    guarded = sorted(set(cmd.data) & _assignment_variables(state.definition))
+    if guarded and not access.can_manage(state, actor):
+        # they decide who gets a task (EVALUATE) or who may claim it (SELF_SERVICE_EVALUATE):
+        # a team member who could set them could hand themselves someone else's work
+        raise Forbidden(f"only case owners and supervisors change {', '.join(guarded)}: they choose who works on a task")
     state.data.update(cmd.data)
     ctx.log("casefile", None, f"changed: {', '.join(sorted(cmd.data))}")
+
+
+def _assignment_variables(definition: Definition) -> set[str]:
+    return {
+        model.assignment.variable
+        for _, model, _ in walk(definition.plan)
+        if isinstance(model, HumanTask) and model.assignment.variable
+        and model.assignment.rule in (AssignmentRule.EVALUATE, AssignmentRule.SELF_SERVICE_EVALUATE)
+    }
 
 
 def _timer_fired(ctx: Ctx, cmd: TimerFired) -> None:

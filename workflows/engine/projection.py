@@ -109,7 +109,7 @@ def _delegation(state: CaseState, item: PlanItemState, model: HumanTask | None, 
     if item.state == ItemState.Active and not t.assignee and model is not None:
         candidates = access.candidate_principals(state, model)
     return DelegationDoc(
-        del_index=t.del_index, item_id=item.id, task_def_id=item.definition_id, task_name=item.name, role=role,
+        del_index=t.del_index, item_id=item.id, task_def_id=item.definition_id, task_name=item.name[:NAME_MAX], role=role,
         assign_rule=model.assignment.rule.value if model else "MANUAL", task_state=t.task_state.value,
         assignee=t.assignee, owner=t.owner, previous_user=t.previous_user, delegated_at=t.activated_at or item.created_on,
         init_at=t.started_at, due=t.due, finished_at=t.finished_at, open=is_open, current=False,
@@ -132,12 +132,20 @@ def _participations(state: CaseState, delegations: list[DelegationDoc]) -> list[
         # supervisors are named by user id, username or group, like startedBy
         kinds[(user(name), SUPERVISOR)] = None
         kinds[(group(name), SUPERVISOR)] = None
-    kinds[(user(state.created_by), PARTICIPANT)] = None
+    # "participated": the starter while in the team, and whoever held a task; both may see
+    # the case (access.can_see), so the list never shows a case its reader is refused
+    if access.member(state, state.created_by) is not None:
+        kinds[(user(state.created_by), PARTICIPANT)] = None
     for d in delegations:
-        for u in (d.assignee, d.owner, d.previous_user):
+        for u in (d.assignee, d.owner):
             if u:
                 kinds[(user(u), PARTICIPANT)] = None
     return [ParticipationDoc(principal=p, kind=k) for p, k in kinds]
+
+
+# The read model's column widths (store/tables.py): longer texts are cut, since a projection
+# the database refuses would hold every later action of the case back.
+TITLE_MAX, NAME_MAX = 1000, 500
 
 
 def project(state: CaseState) -> CaseDoc:
@@ -155,9 +163,9 @@ def project(state: CaseState) -> CaseDoc:
         d.current = True
     closed = state.plan.state in TERMINAL
     return CaseDoc(
-        case_id=state.case_id, case_number=state.case_number, version=state.version, title=state.title,
+        case_id=state.case_id, case_number=state.case_number, version=state.version, title=state.title[:TITLE_MAX],
         definition_id=state.definition.id, definition_version=state.definition.version,
-        definition_name=state.definition.name, category=state.definition.category, state=state.plan.state.value,
+        definition_name=state.definition.name[:NAME_MAX], category=state.definition.category, state=state.plan.state.value,
         app_status=status.app_status(state), created_on=state.created_on, created_by=state.created_by,
         last_modified=state.last_modified, finished_at=state.plan.last_modified if closed else None,
         paused_until=state.paused_until, parent_case_id=state.parent.case_id if state.parent else None,

@@ -94,6 +94,11 @@ def auto_assign(ctx: Ctx, cmd: AutoAssign) -> None:
         return
     if item.state != ItemState.Active or item.task.task_state != TaskState.Unassigned:
         return
+    if cmd.user_id is None:
+        # nobody to hand it to: stop asking (each ask is a local activity in the history)
+        item.task.awaiting_pick = False
+        ctx.log("assign", item.id, f"nobody in the pool of {item.name}; left to its pool")
+        return
     ctx.hand_to(item, cmd.user_id)
     ctx.log("assign", item.id, f"assigned to {cmd.user_id} by rule {model.assignment.rule.value}")
     if model.role:
