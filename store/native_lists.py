@@ -121,7 +121,13 @@ async def _task_visibility(session: Any, principals: list[str]) -> ColumnElement
     if not keys:
         return None
     if len(keys) <= FEW_TASKS:
-        return tuple_(DelegationRow.case_id, DelegationRow.del_index).in_(sorted({(k[0], k[1]) for k in keys}))
+        pairs = sorted({(k[0], k[1]) for k in keys})
+        # the case ids alone as well: SQLite looks a row-value list up by the primary key
+        # only through its first column (without it, it scans the sort order's index)
+        return and_(
+            DelegationRow.case_id.in_(sorted({p[0] for p in pairs})),
+            tuple_(DelegationRow.case_id, DelegationRow.del_index).in_(pairs),
+        )
     return exists().where(
         DelegationPrincipalRow.case_id == DelegationRow.case_id,
         DelegationPrincipalRow.del_index == DelegationRow.del_index,
