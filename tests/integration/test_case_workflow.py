@@ -312,3 +312,46 @@ async def test_sub_case_whose_inputs_do_not_fit_fails_the_item_not_the_case(case
     view = await eventually(lambda: cases.view(handle, ALICE), lambda v: states(v)["sub"] == "Failed")
     assert view.state == "Active"
     assert "inputs.budget: must be of type number" in next(p.error for p in view.planitems if p.id == "sub")
+
+
+TRIGGERED = """
+id: triggered
+name: Triggered
+roles: {staff: {groups: [staff]}}
+starterRole: staff
+inputs: {base: {type: string, required: true}}
+triggers:
+  lookup: {http: {method: POST, url: "{base}", json: {case: "{caseId}"}, output: {rate: "$.rate"}}}
+plan:
+  autoComplete: false
+  items:
+    - {id: work, type: humanTask, name: Work, role: staff}
+"""
+
+
+async def test_an_http_trigger_run_on_request_merges_its_output_or_answers_its_failure(cases: Cases, http_service: HttpService) -> None:
+    from workflows.engine.commands import RunTrigger
+
+    http_service.answer("/rate", (200, {"rate": 1.25}))
+    handle = await cases.start(load(TRIGGERED), ALICE, {"base": f"{http_service.url}/rate"})
+    await cases.act(handle, Claim(actor=ALICE, item_id="work"))
+    done = await cases.act(handle, RunTrigger(actor=ALICE, name="lookup"), key="rate-1")
+    assert (await cases.view(handle, ALICE)).file["rate"] == 1.25
+    assert http_service.calls_to("/rate")[-1] == {"case": handle.id}
+    # the same key again: answered from the window, the service is not called a second time
+    calls = len(http_service.calls_to("/rate"))
+    assert await cases.act(handle, RunTrigger(actor=ALICE, name="lookup"), key="rate-1") == done
+    assert len(http_service.calls_to("/rate")) == calls
+    # a 4xx answer: the request is refused, the case records it and goes on
+    failing = await cases.start(load(TRIGGERED), ALICE, {"base": f"{http_service.url}/rate-refused"})
+    http_service.answer("/rate-refused", (403, {"error": "no"}))
+    await cases.act(failing, Claim(actor=ALICE, item_id="work"))
+    with pytest.raises(WorkflowUpdateFailedError) as err:
+        await cases.act(failing, RunTrigger(actor=ALICE, name="lookup"))
+    assert err.value.cause.type == "BadRequest" and "lookup" in err.value.cause.message
+    assert "rate-refused" not in err.value.cause.message  # the URL is not echoed
+    trail = await failing.query(CaseWorkflow.history, ALICE)
+    assert any("lookup" in h.action + h.detail for h in trail)
+    assert "rate" not in (await cases.view(failing, ALICE)).file
+    claimed = await cases.act(failing, Complete(actor=ALICE, item_id="work"))
+    assert claimed.task is not None and claimed.task.taskState == "Completed"
