@@ -32,6 +32,7 @@ from workflows.public import (
     PlanItemView,
     Revoke,
     principals_of,
+    sees_all,
     task_id,
     ItemState,
     TaskState,
@@ -204,7 +205,7 @@ async def list_cases(
 ) -> list[CaseSummary]:
     """Cases the caller belongs to (every case with PM_ALLCASES), newest first."""
     rows = await _listed(native_lists.cases(
-        svc.db, principals_of(actor), actor.permissions, state=state.value if state else None, definition=definition,
+        svc.db, principals_of(actor), sees_all(actor), state=state.value if state else None, definition=definition,
         page=_page(offset, numberOfResults, sortBy, sortOrder),
     ))
     return [

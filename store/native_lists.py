@@ -20,7 +20,6 @@ from store.db import Database
 from store.projection import CANDIDATE, VIEWER
 from store.tables import CaseRow, DelegationPrincipalRow, DelegationRow, ParticipationRow
 
-ALL_CASES = "PM_ALLCASES"
 DELETED = "DELETED"
 
 CASE_SORTS: dict[str, Any] = {
@@ -75,19 +74,20 @@ def _paged(stmt: Select[Any], page: Page) -> Select[Any]:
 # ------------------------------------------------------------------ cases
 
 
-def case_visible(principals: list[str], permissions: list[str]) -> ColumnElement[bool]:
-    if ALL_CASES in permissions:
+def case_visible(principals: list[str], all_cases: bool) -> ColumnElement[bool]:
+    """`all_cases`: the caller sees every case (access.sees_all), else those they belong to."""
+    if all_cases:
         return CaseRow.app_status != DELETED
     member = select(ParticipationRow.case_id).where(ParticipationRow.principal.in_(principals))
     return and_(CaseRow.app_status != DELETED, CaseRow.case_id.in_(member))
 
 
 async def cases(
-    db: Database, principals: list[str], permissions: list[str], *, state: str | None = None,
+    db: Database, principals: list[str], all_cases: bool, *, state: str | None = None,
     definition: str | None = None, page: Page = Page(),
 ) -> list[CaseRow]:
     order = _order(page, CASE_SORTS, "caseNumber", [CaseRow.case_number])
-    stmt = select(CaseRow).where(case_visible(principals, permissions))
+    stmt = select(CaseRow).where(case_visible(principals, all_cases))
     if state:
         stmt = stmt.where(CaseRow.state == state)
     if definition:

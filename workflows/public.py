@@ -5,7 +5,7 @@ workflow exists (start inputs, who may start)."""
 from workflows.actor import Actor
 from workflows.case import ActionRequest, ActionResult, CaseInput, CaseWorkflow
 from workflows.definition import ITEM_TYPES, Definition, Problem, load_document, parse_definition, validate_definition
-from workflows.engine.access import may_start
+from workflows.engine.access import may_start, sees_all
 from workflows.engine.commands import (
     Assign, Claim, Complete, Delegate, MergeFile, Plan, Revoke, Save, TeamAdd, TeamRemove, Transition, Validate,
 )
@@ -20,7 +20,7 @@ __all__ = [
     "load_document", "parse_definition", "validate_definition", "may_start", "Assign", "Claim", "Complete",
     "Delegate", "MergeFile", "Plan", "Revoke", "Save", "TeamAdd", "TeamRemove", "Transition", "Validate",
     "check_start", "ERROR_KINDS", "AuditEntry", "TeamMember", "CaseView", "DiscretionaryItemView", "DiscretionaryOptions",
-    "PlanItemView", "TaskView", "split_task_id", "task_id", "principals_of", "CaseSummary", "ItemState", "TaskState",
+    "PlanItemView", "TaskView", "split_task_id", "task_id", "principals_of", "sees_all", "CaseSummary", "ItemState", "TaskState",
 ]
 
 # The ProcessMaker face: case-level commands, the status rule, starting tasks, the plan walk,

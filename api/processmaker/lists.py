@@ -25,11 +25,10 @@ from store import pm_lists
 from store.db import Database
 from store.directory import Directory
 from store.pm_lists import BadFilter, Caller, Filters, Lister, Page
-from workflows.public import STATUS_LABELS, Actor, principals_of
+from workflows.public import STATUS_LABELS, Actor, principals_of, sees_all
 
 router = APIRouter(tags=["processmaker: case lists"])
 BASE = "/api/1.0/{workspace}/cases"
-ALL_CASES_PERMISSION = "PM_ALLCASES"
 CLOSED_STATUSES = frozenset({pm_lists.COMPLETED, pm_lists.CANCELLED, pm_lists.DELETED})
 
 
@@ -175,7 +174,7 @@ SearchFilters = Annotated[Filters, Depends(search_filters)]
 
 
 def _caller(actor: Actor) -> Caller:
-    return Caller(actor.user_id, principals_of(actor), all_cases=ALL_CASES_PERMISSION in actor.permissions)
+    return Caller(actor.user_id, principals_of(actor), all_cases=sees_all(actor))
 
 
 async def _run(db: Database, actor: Actor, query: Lister, f: Filters, with_total: bool) -> Page:

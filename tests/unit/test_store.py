@@ -4,11 +4,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC
 from pathlib import Path
 
-import pytest
 
 from store import case_numbers, definitions
 from store.db import Database
