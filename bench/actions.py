@@ -27,33 +27,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bare_workflow import BareWorkflow  # noqa: E402
-from bench.common import percentile, wait_health  # noqa: E402
-from run import Process  # noqa: E402
-from tests.support.processes import free_port, start_dev_env  # noqa: E402
+from bench.common import gateway_and_worker, percentile  # noqa: E402
+from tests.support.processes import start_dev_env  # noqa: E402
 
 
 async def main(rounds: int) -> None:
     data = Path(tempfile.mkdtemp(prefix="casework-bench-"))
     env = await start_dev_env()
-    port = free_port()
-    child_env = {
-        **os.environ,
-        "CASEWORK_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
-        "CASEWORK_TASK_QUEUE": "bench-cases",
-        "CASEWORK_DATA_DIR": str(data),
-        "CASEWORK_HTTP_PORT": str(port),
-    }
-    logs = open(data / "processes.log", "ab")
-    worker_proc = Process("worker", [sys.executable, "worker.py"], env=child_env, output=logs, cwd=ROOT).start()
-    gateway = Process(
-        "gateway",
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--port", str(port), "--log-level", "warning"],
-        env=child_env, output=logs, cwd=ROOT,
-    ).start()
-    url = f"http://127.0.0.1:{port}"
+    stack = gateway_and_worker(env.client.service_client.config.target_host, data, {"CASEWORK_TASK_QUEUE": "bench-cases"})
     try:
-        await wait_health(url, [worker_proc, gateway])
-        async with Worker(env.client, task_queue="bench-bare", workflows=[BareWorkflow]), httpx.AsyncClient(base_url=url, timeout=60) as http:
+        async with stack as url, Worker(env.client, task_queue="bench-bare", workflows=[BareWorkflow]), httpx.AsyncClient(base_url=url, timeout=60) as http:
             async def token(user: str) -> dict[str, str]:
                 r = await http.post("/oauth2/token", data={"grant_type": "password", "username": user, "password": f"{user}-demo"})
                 r.raise_for_status()
@@ -82,10 +65,7 @@ async def main(rounds: int) -> None:
                     gateway_ms.append((t1 - t0) * 1000)
                     bare_ms.append((t2 - t1) * 1000)
     finally:
-        gateway.stop()
-        worker_proc.stop()
         await env.shutdown()
-        logs.close()
 
     g50, g95 = statistics.median(gateway_ms), percentile(gateway_ms, 0.95)
     b50, b95 = statistics.median(bare_ms), percentile(bare_ms, 0.95)

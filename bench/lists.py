@@ -52,12 +52,11 @@ from bench.seed_read_model import (  # noqa: E402
     seed,
     write_directory,
 )
-from bench.common import percentile, wait_health  # noqa: E402
-from run import Process  # noqa: E402
+from bench.common import gateway_and_worker, percentile  # noqa: E402
 from store import native_lists, pm_lists  # noqa: E402
 from store.db import Database  # noqa: E402
 from tests.support.postgres import PostgresCluster  # noqa: E402
-from tests.support.processes import free_port, start_dev_env  # noqa: E402
+from tests.support.processes import start_dev_env  # noqa: E402
 from workflows.case import CaseWorkflow  # noqa: E402
 from workflows.public import principals_of  # noqa: E402
 
@@ -222,29 +221,13 @@ async def run_backend(backend: str, url: str, people: People, n: int, rounds: in
     result.facts["inbox"] = inbox
     result.facts["inbox_median"] = statistics.median(sizes)
 
-    port = free_port()
     data = work / f"data-{backend}"
     data.mkdir()
-    directory = work / "directory.yaml"
-    child_env = {
-        **os.environ,
-        "CASEWORK_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
-        "CASEWORK_TASK_QUEUE": f"bench-lists-{backend}",
-        "CASEWORK_DATA_DIR": str(data),
-        "CASEWORK_DATABASE_URL": url,
-        "CASEWORK_DIRECTORY": str(directory),
-        "CASEWORK_HTTP_PORT": str(port),
+    settings = {
+        "CASEWORK_TASK_QUEUE": f"bench-lists-{backend}", "CASEWORK_DATABASE_URL": url,
+        "CASEWORK_DIRECTORY": str(work / "directory.yaml"),
     }
-    logs = open(data / "processes.log", "ab")
-    worker_proc = Process("worker", [sys.executable, "worker.py"], env=child_env, output=logs, cwd=ROOT).start()
-    gateway = Process(
-        "gateway",
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--port", str(port), "--log-level", "warning"],
-        env=child_env, output=logs, cwd=ROOT,
-    ).start()
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await wait_health(base, [worker_proc, gateway])
+    async with gateway_and_worker(env.client.service_client.config.target_host, data, settings) as base:
         async with httpx.AsyncClient(base_url=base, timeout=120) as http:
             async def token(username: str) -> dict[str, str]:
                 r = await http.post("/oauth2/token", data={"grant_type": "password", "username": username, "password": PASSWORD})
@@ -313,10 +296,6 @@ async def run_backend(backend: str, url: str, people: People, n: int, rounds: in
                     if i >= WARMUP:
                         samples[key].append((time.perf_counter() - t) * 1000)
             result.samples = samples
-    finally:
-        gateway.stop()
-        worker_proc.stop()
-        logs.close()
     print_table([result])
     return result
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -102,7 +102,3 @@ async def _replace_children(db: Database, session: AsyncSession, doc: CaseDoc) -
     if parts:
         await session.execute(_insert(db)(ParticipationRow).values(parts).on_conflict_do_nothing())
 
-
-async def stored_version(db: Database, case_id: str) -> int | None:
-    async with db.session() as session:
-        return (await session.execute(select(CaseRow.version).where(CaseRow.case_id == case_id))).scalar_one_or_none()

@@ -45,5 +45,4 @@ class BadRequest(DomainError):
     kind = "BadRequest"
 
 
-KINDS = {cls.kind: cls for cls in (NotFound, Forbidden, Conflict, Invalid, BadRequest)}
 INTERNAL = "InternalError"
