@@ -8,11 +8,11 @@ command raised the expected error and left its input untouched.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.example_paths import EXAMPLES
 from workflows.actor import Actor
 from workflows.definition import Definition, load_document, parse_definition, validate_definition
 from workflows.engine.commands import Cmd
@@ -21,8 +21,9 @@ from workflows.engine.errors import DomainError
 from workflows.engine.state import CaseState, PlanItemState, TeamMember
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
-# shared/ sits beside the repository, on developers' machines and in CI alike
-EXAMPLE = Path(__file__).resolve().parents[3] / "shared" / "DEFINITION-EXAMPLE.yaml"
+# The definition the property tests drive: the shipped travel request, the reference example
+# of the format (docs/definitions.md). Inside the repository, so a fresh clone runs them.
+EXAMPLE = EXAMPLES / "definitions" / "travel-request.yaml"
 
 
 def at(minutes: float = 0, *, days: float = 0) -> datetime:
@@ -43,7 +44,7 @@ def definition(raw: dict[str, Any]) -> Definition:
 
 
 def example_definition() -> Definition:
-    return parse_definition(load_document(EXAMPLE.read_text()))
+    return parse_definition(load_document(EXAMPLE.read_text(encoding="utf-8")))
 
 
 def start_case(

@@ -1,4 +1,5 @@
-"""Property-style test: random commands by random actors against DEFINITION-EXAMPLE.yaml.
+"""Property-style test: random commands by random actors against the travel request
+(examples/definitions/travel-request.yaml, the reference example of the format).
 
 After every accepted command the case's invariants hold; a refused command raised a
 DomainError and left the state unchanged; nothing else ever escapes `decide`. Seeded
