@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     # How long the gateway waits for a case to answer an action before saying "retry with
     # the same Idempotency-Key" (the action may still be applied when a worker comes back).
     action_timeout_seconds: float = Field(default=15.0, gt=0)
+    # How long a list or count waits for the read model to reach the versions that the
+    # caller's token (Casework-Consistency) and recent actions name, before answering what
+    # it has and saying so (Casework-Consistency-Status: behind).
+    consistency_wait_seconds: float = Field(default=5.0, ge=0, le=60)
     # Lifetime of tokens issued by the local token endpoint.
     token_ttl_seconds: int = Field(default=3600, ge=60)
     # The ProcessMaker face: its one workspace (`/api/1.0/{workspace}/...`), the OAuth2

@@ -39,7 +39,8 @@ def build_worker(client: Client, settings: Settings, db: Database, directory: Di
         client,
         task_queue=settings.task_queue,
         workflows=[CaseWorkflow],
-        activities=[http_call, validate_output, subcases.prepare_sub_case, read_model.project_case, read_model.balanced_pick],
+        activities=[http_call, validate_output, subcases.prepare_sub_case, read_model.project_case, read_model.project_change,
+                    read_model.balanced_pick],
         workflow_runner=sandbox(),
     )
 

@@ -1,4 +1,6 @@
-"""Local activities that touch the read model: the projection of each new case state, and
+"""Activities that touch the read model: a case's recorded changes (`project_change`, a
+regular activity, so it runs only after the workflow task that made the change is in the
+history), the projection of runs from before that (`project_case`, a local activity), and
 BALANCED assignment's round-robin counter (it spans cases, so it cannot live in one)."""
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from store.db import Database
 from store.directory import Directory
 from store.tables import BalancedCounterRow
 from temporalio import activity
-from workflows.engine.projection import CaseDoc
+from workflows.engine.projection import CaseChange, CaseDoc
 
 
 class ReadModelActivities:
@@ -23,6 +25,15 @@ class ReadModelActivities:
     @activity.defn(name="project_case")
     async def project_case(self, doc: CaseDoc) -> bool:
         return await projection.write(self.db, doc)
+
+    @activity.defn(name="project_change")
+    async def project_change(self, change: CaseChange) -> str:
+        """"written", "stale", or "gap": the store holds less than the workflow knew it did (a
+        database restored from an older backup); the workflow then writes the whole case."""
+        outcome = await projection.write_change(self.db, change)
+        if outcome == "gap":
+            activity.logger.warning("case %s: the read model is behind version %d; rewriting it whole", change.doc.case_id, change.base)
+        return outcome
 
     @activity.defn(name="balanced_pick")
     async def balanced_pick(self, req: BalancedPickRequest) -> BalancedPick:

@@ -18,6 +18,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api import ibm, native
+from api.consistency import ActionHeaders
 from api.processmaker import cases as pm_cases
 from api.processmaker import lists as pm_lists
 from api.processmaker import token as pm_token
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    app.add_middleware(ActionHeaders)
     app.include_router(token_router)
     app.include_router(native.router)
     app.include_router(ibm.router)

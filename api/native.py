@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from api.auth import current_actor
+from api.consistency import Fresh
 from api.errors import bad_request, not_found
 from api.service import CaseService
 from store import native_lists
@@ -33,7 +34,7 @@ from workflows.public import (
     Revoke,
     principals_of,
     sees_all,
-    task_id,
+    task_view,
     ItemState,
     TaskState,
     Save,
@@ -196,7 +197,7 @@ async def _listed(query: Awaitable[T]) -> T:
 
 @router.get("/cases", response_model=list[CaseSummary])
 async def list_cases(
-    actor: CurrentActor, svc: Service,
+    actor: CurrentActor, svc: Service, _fresh: Fresh,
     state: Annotated[ItemState | None, Query(description="the case plan's CMMN state")] = None,
     definition: Annotated[str | None, Query(max_length=200)] = None,
     offset: Offset = 0, numberOfResults: PageSize = 100,
@@ -261,6 +262,14 @@ async def plan_discretionary_item(
     return PlanResponse(planItemId=result.planItemId)
 
 
+async def _team_answer(svc: CaseService, case_id: str, actor: Actor, result: Any) -> TeamBody:
+    """The team as the case recorded it right after the change (kept with the key, so a
+    retry gets its first answer); answers kept from before the team was part of them fall
+    back to today's team."""
+    users = result.team if result.team is not None else (await svc.case(case_id, actor)).team.users
+    return TeamBody(users=users)
+
+
 @router.get("/cases/{caseId}/caseteam", response_model=TeamBody)
 async def get_case_team(caseId: CaseId, actor: CurrentActor, svc: Service) -> TeamBody:
     return TeamBody(users=(await svc.case(caseId, actor)).team.users)
@@ -269,14 +278,12 @@ async def get_case_team(caseId: CaseId, actor: CurrentActor, svc: Service) -> Te
 @router.post("/cases/{caseId}/caseteam/users", response_model=TeamBody)
 async def add_team_member(caseId: CaseId, body: TeamMember, actor: CurrentActor, svc: Service, key: IdempotencyKey = None) -> TeamBody:
     svc.user(body.userId, "userId")
-    await svc.act(caseId, actor, TeamAdd(actor=actor, member=body), key)
-    return TeamBody(users=(await svc.case(caseId, actor)).team.users)
+    return await _team_answer(svc, caseId, actor, await svc.act(caseId, actor, TeamAdd(actor=actor, member=body), key))
 
 
 @router.delete("/cases/{caseId}/caseteam/users/{userId}", response_model=TeamBody)
 async def remove_team_member(caseId: CaseId, userId: str, actor: CurrentActor, svc: Service, key: IdempotencyKey = None) -> TeamBody:
-    await svc.act(caseId, actor, TeamRemove(actor=actor, user_id=userId), key)
-    return TeamBody(users=(await svc.case(caseId, actor)).team.users)
+    return await _team_answer(svc, caseId, actor, await svc.act(caseId, actor, TeamRemove(actor=actor, user_id=userId), key))
 
 
 @router.get("/cases/{caseId}/casefile", response_model=dict[str, Any])
@@ -286,8 +293,11 @@ async def get_case_file(caseId: CaseId, actor: CurrentActor, svc: Service) -> di
 
 @router.put("/cases/{caseId}/casefile", response_model=dict[str, Any])
 async def merge_case_file(caseId: CaseId, body: Output, actor: CurrentActor, svc: Service, key: IdempotencyKey = None) -> dict[str, Any]:
-    await svc.act(caseId, actor, MergeFile(actor=actor, data=body), key)
-    return (await svc.case(caseId, actor)).file
+    # the file as the case recorded it right after this change: kept with the key, so a
+    # retry gets this first answer, not the file as it is by then (likewise the team)
+    result = await svc.act(caseId, actor, MergeFile(actor=actor, data=body), key)
+    # answers kept from before the file was part of them: today's file is all there is
+    return result.file if result.file is not None else (await svc.case(caseId, actor)).file
 
 
 @router.get("/cases/{caseId}/history", response_model=list[AuditEntry])
@@ -298,18 +308,9 @@ async def get_history(caseId: CaseId, actor: CurrentActor, svc: Service) -> list
 # ------------------------------------------------------------------ tasks
 
 
-def _task(row: Any, now: datetime) -> TaskView:
-    return TaskView(
-        id=task_id(row.case_id, row.item_id), caseInstanceId=row.case_id, caseName=row.case_title, taskName=row.task_name,
-        planItemId=row.item_id, taskState=row.task_state, role=row.role, assignee=row.assignee, owner=row.owner,
-        dueDate=row.due, overdue=bool(row.open and row.due and row.due < now), delIndex=row.del_index,
-        createdOn=row.delegated_at, lastModified=row.last_modified, input=row.input, output=row.output,
-    )
-
-
 @router.get("/tasks", response_model=list[TaskView])
 async def list_tasks(
-    actor: CurrentActor, svc: Service,
+    actor: CurrentActor, svc: Service, _fresh: Fresh,
     assignee: Annotated[str | None, Query(max_length=200)] = None,
     owner: Annotated[str | None, Query(max_length=200)] = None,
     taskState: Annotated[TaskState | None, Query()] = None,
@@ -330,12 +331,11 @@ async def list_tasks(
         task_name=taskName, due_before=dueBefore, due_after=dueAfter,
     )
     rows = await _listed(native_lists.tasks(svc.db, principals_of(actor), filters, _page(offset, numberOfResults, sortBy, sortOrder)))
-    now = datetime.now(UTC)
-    return [_task(r, now) for r in rows]
+    return [task_view(r.case_id, r.case_title, r) for r in rows]
 
 
 @router.get("/tasks/user/count", response_model=TaskCounts)
-async def count_my_tasks(actor: CurrentActor, svc: Service) -> TaskCounts:
+async def count_my_tasks(actor: CurrentActor, svc: Service, _fresh: Fresh) -> TaskCounts:
     """Open tasks the caller holds, and open tasks in pools they may claim."""
     return TaskCounts(**await native_lists.task_counts(svc.db, actor.user_id, principals_of(actor)))
 

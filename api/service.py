@@ -7,6 +7,7 @@ about what a request means is made here or in the engine.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from temporalio.client import (
     Client,
+    WithStartWorkflowOperation,
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
@@ -27,9 +29,10 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api import consistency
 from api.errors import ApiError, bad_request, conflict, forbidden, not_found, title, unprocessable
 from settings import Settings
-from store import case_numbers, definitions
+from store import case_numbers, definitions, projection
 from store.db import Database
 from store.directory import Directory
 from store.tables import CaseRow, DelegationRow
@@ -58,6 +61,11 @@ from workflows.public import (
 
 log = logging.getLogger("casework.gateway")
 DEPLOY_PERMISSION = "PM_FACTORY"
+# Refusals of the request itself: sending it again can never succeed.
+FINAL_RPC_STATUSES = frozenset({
+    RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.FAILED_PRECONDITION, RPCStatusCode.PERMISSION_DENIED,
+    RPCStatusCode.UNAUTHENTICATED, RPCStatusCode.UNIMPLEMENTED, RPCStatusCode.OUT_OF_RANGE, RPCStatusCode.ALREADY_EXISTS,
+})
 _STATUS = {"NotFound": 404, "Forbidden": 403, "Conflict": 409, "Invalid": 422, "BadRequest": 400}
 T = TypeVar("T")
 
@@ -110,6 +118,7 @@ class CaseService:
         self.client = client
         self.db = db
         self.directory = directory
+        self.recent = consistency.RecentWrites()
 
     # ------------------------------------------------------------------ definitions
 
@@ -190,47 +199,62 @@ class CaseService:
         problems = check_start(definition, inputs, team)
         if problems:
             raise unprocessable("the case cannot start with these inputs", problems)
-        derived = case_id is None and idempotency_key is not None
+        chosen = case_id is not None
+        derived = not chosen and idempotency_key is not None
         if case_id is None:
             # A retried start with the same key lands on the same case id, so it starts once.
             case_id = uuid.uuid5(uuid.NAMESPACE_URL, f"casework:{actor.user_id}:{idempotency_key}").hex if derived else uuid.uuid4().hex
         number = await case_numbers.allocate(self.db, case_id)
         title = definition.render_title({**inputs, "caseNumber": number, "caseId": case_id})
+        case_input = CaseInput(
+            case_id=case_id, case_number=number, definition=definition, actor=actor, inputs=inputs, team=team,
+            start_task=start_task, start_user=start_user,
+        )
+        start_options: dict[str, Any] = dict(
+            id=case_id, task_queue=self.settings.task_queue, id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            static_summary=title, static_details=f"{definition.name} ({definition.id} v{definition.version})",
+        )
+        timeout = timedelta(seconds=self.settings.action_timeout_seconds)
         try:
-            await self.client.start_workflow(
-                CaseWorkflow.run,
-                CaseInput(
-                    case_id=case_id, case_number=number, definition=definition, actor=actor, inputs=inputs, team=team,
-                    start_task=start_task, start_user=start_user,
-                ),
-                id=case_id,
-                task_queue=self.settings.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                static_summary=title,
-                static_details=f"{definition.name} ({definition.id} v{definition.version})",
-            )
+            if not chosen:
+                # One round trip: the start and the case's first answer (update-with-start).
+                # A retried start with the same key finds its case and gets its first answer.
+                operation = WithStartWorkflowOperation(
+                    CaseWorkflow.run, case_input, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, **start_options
+                )
+                result: ActionResult = await self.client.execute_update_with_start_workflow(
+                    CaseWorkflow.opened, start_workflow_operation=operation, id="opened", result_type=ActionResult,
+                    rpc_timeout=timeout,
+                )
+            else:
+                # A chosen id must not join a case already running under it, and
+                # update-with-start would attach to one whatever its conflict policy.
+                handle = await self.client.start_workflow(
+                    CaseWorkflow.run, case_input, id_conflict_policy=WorkflowIDConflictPolicy.FAIL, **start_options
+                )
+                result = await handle.execute_update(CaseWorkflow.opened, id="opened", result_type=ActionResult, rpc_timeout=timeout)
         except WorkflowAlreadyStartedError:
-            if not derived:
-                raise conflict(f"case '{case_id}' already exists") from None
-            view = await self.case(case_id, actor)
-            return Started(case_id, view.caseNumber, view.name, created=False)
+            raise conflict(f"case '{case_id}' already exists") from None
+        except WorkflowUpdateFailedError as exc:
+            raise self._domain_error(exc.cause) from None
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            # The start itself needs no worker: if the case exists, it has started, and its
+            # own projection lists it once a worker runs it.
+            if not await self._exists(case_id):
+                raise self._timed_out() from None
+            log.warning("case %s started; no worker has answered it yet", case_id)
+            return Started(case_id, number, title, created=True)
         except RPCError as exc:
             raise self._rpc_error(exc, case_id) from None
-        await self._await_read_model(case_id)
+        await self._answered(actor, case_id, result)
         return Started(case_id, number, title, created=True)
 
-    async def _await_read_model(self, case_id: str) -> None:
-        """Answer a start only once the new case is in the lists (read your writes). The case
-        exists either way: if the read model is slow, the start still succeeded and the lists
-        catch up, so a timeout here is logged, not turned into an error a client might retry."""
+    async def _exists(self, case_id: str) -> bool:
         try:
-            await self._handle(case_id).execute_update(
-                CaseWorkflow.sync, id=f"sync-{uuid.uuid4().hex}", result_type=int,
-                rpc_timeout=timedelta(seconds=self.settings.action_timeout_seconds),
-            )
-        except (WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
-            log.warning("case %s started; its first projection is not confirmed yet (%s)", case_id, type(exc).__name__)
+            await self._handle(case_id).describe(rpc_timeout=timedelta(seconds=self.settings.action_timeout_seconds))
+        except RPCError:
+            return False
+        return True
 
     def _handle(self, case_id: str) -> WorkflowHandle[Any, Any]:
         return self.client.get_workflow_handle(case_id)
@@ -238,7 +262,7 @@ class CaseService:
     async def act(self, case_id: str, actor: Actor, command: Any, idempotency_key: str | None) -> ActionResult:
         key = idempotency_key or uuid.uuid4().hex
         try:
-            return await self._handle(case_id).execute_update(
+            result: ActionResult = await self._handle(case_id).execute_update(
                 CaseWorkflow.act,
                 ActionRequest(command=command),
                 id=key,
@@ -248,16 +272,56 @@ class CaseService:
         except WorkflowUpdateFailedError as exc:
             raise self._domain_error(exc.cause) from None
         except WorkflowUpdateRPCTimeoutOrCancelledError:
-            raise ApiError(
-                504, "Gateway Timeout",
-                "the case did not answer in time; the action may still be applied: retry with the same Idempotency-Key",
-                headers={"Retry-After": "2"},
-            ) from None
+            raise self._timed_out() from None
         except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND and "completed" in exc.message.lower():
+            # An update to a workflow that has closed (or closes while the update waits)
+            # is NOT_FOUND, whatever the wording: the case exists, so it is a 409.
+            if exc.status == RPCStatusCode.NOT_FOUND and await self._exists(case_id):
                 await self.case(case_id, actor)  # 404 when the caller may not see it
                 raise conflict(f"case '{case_id}' is closed") from None
             raise self._rpc_error(exc, case_id) from None
+        await self._answered(actor, case_id, result)
+        return result
+
+    # ------------------------------------------------------------------ read your writes
+
+    async def _answered(self, actor: Actor, case_id: str, result: ActionResult) -> None:
+        """An action was recorded: name its version in the answer's headers and write its
+        change into the read model before answering, so whoever lists next sees it (the
+        case's own projection activity writes it too, later, in case this gateway dies
+        first). A change it cannot write (another gateway's earlier change is not written
+        yet, or the database is down) is remembered: the caller's lists wait for it."""
+        consistency.produced(case_id, result.caseVersion)
+        change = result.change
+        if change is None:  # a retried key: its change went out with its first answer
+            self.recent.remember(actor.user_id, case_id, result.caseVersion)
+            return
+        outcome = "gap"
+        try:
+            # A gap is another gateway's earlier change not written yet: it usually is
+            # within milliseconds; otherwise the case's own activity writes both.
+            for pause in (0.0, 0.01, 0.03):
+                await asyncio.sleep(pause)
+                outcome = await projection.write_change(self.db, change)
+                if outcome != "gap":
+                    break
+        except Exception:
+            log.warning("case %s: change %d left to the case's own projection", case_id, change.doc.version, exc_info=True)
+        if outcome == "gap":
+            self.recent.remember(actor.user_id, case_id, result.caseVersion)
+
+    async def fresh(self, actor: Actor, header: str | None) -> bool:
+        """Wait, bounded, until the read model holds what the caller's token names and what
+        the caller's recent actions through this gateway produced. True when it does."""
+        timeout = self.settings.consistency_wait_seconds
+        wanted = consistency.decode(header)
+        for case_id, version in self.recent.wanted(actor.user_id).items():
+            wanted[case_id] = max(wanted.get(case_id, 0), version)
+        if not wanted:
+            return True
+        reached, seen = await consistency.wait_until(wanted, lambda ids: projection.stored_versions(self.db, ids), timeout)
+        self.recent.confirmed(actor.user_id, seen)
+        return reached
 
     async def _query(self, case_id: str, query: Any, actor: Actor) -> Any:
         try:
@@ -345,11 +409,25 @@ class CaseService:
         return ApiError(status, title(status), cause.message, extra={"errors": errors} if errors else None)
 
     @staticmethod
+    def _timed_out() -> ApiError:
+        return ApiError(
+            504, "Gateway Timeout",
+            "the case did not answer in time; the action may still be applied: retry with the same Idempotency-Key",
+            headers={"Retry-After": "2"},
+        )
+
+    @staticmethod
     def _rpc_error(exc: RPCError, case_id: str) -> ApiError:
         if exc.status == RPCStatusCode.NOT_FOUND:
             return not_found(f"no case '{case_id}'")
         if exc.status == RPCStatusCode.RESOURCE_EXHAUSTED:
             return ApiError(429, "Too Many Requests", "the case is busy; retry shortly", headers={"Retry-After": "1"})
-        if exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE, RPCStatusCode.CANCELLED):
-            return ApiError(503, "Service Unavailable", "the case engine did not answer; retry shortly", headers={"Retry-After": "2"})
-        return ApiError(502, "Bad Gateway", "the case engine refused the request")
+        if exc.status in FINAL_RPC_STATUSES:
+            return ApiError(502, "Bad Gateway", "the case engine refused the request")
+        # Anything else (unavailable, a deadline, a connection cut while the server
+        # restarts) may still have been applied: the client retries with its key.
+        return ApiError(
+            503, "Service Unavailable",
+            "the case engine did not answer; the action may still be applied: retry with the same Idempotency-Key",
+            headers={"Retry-After": "2"},
+        )

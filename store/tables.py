@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, false
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -149,6 +149,8 @@ class DelegationRow(Base):
     due: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     open: Mapped[bool] = mapped_column(Boolean)
+    # past its due date by the engine's record (TaskDue), as the case itself answers
+    overdue: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     current: Mapped[bool] = mapped_column(Boolean)
     last_modified: Mapped[datetime] = mapped_column(UTCDateTime())
     # what the task shows and its (draft) output: the native task object carries both

@@ -41,8 +41,11 @@ with workflow.unsafe.imports_passed_through():
 IDEMPOTENCY_WINDOW = 256
 # The audit trail kept in the workflow; older entries are counted, not kept.
 AUDIT_LIMIT = 5000
-# The read model must catch up before an update answers; a database outage holds the answer
-# back (the gateway says "retry with the same key") rather than losing the projection.
+# How long the case leaves a change it handed to a gateway (in an update's answer) for that
+# gateway to write, before writing it itself in case the gateway died first. Changes no
+# gateway saw (timers, signals, process tasks, sub-cases) are written at once.
+GATEWAY_GRACE = timedelta(seconds=2)
+# Projections and BALANCED picks retry until the database is back: nothing is lost.
 PROJECTION_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=10))
 HTTP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30), maximum_attempts=5)
 
@@ -63,6 +66,8 @@ class CaseInput(BaseModel):
     audit: list[AuditEntry] = Field(default_factory=list)
     audit_dropped: int = 0
     recent: list[tuple[str, "ActionResult"]] = Field(default_factory=list)
+    # the version the read model is known to hold (its projection activity returned)
+    projected: int = 0
     # knobs: continue as new after this many history events (tests force it low);
     # search attributes off where the server has none (the time-skipping test server)
     continue_as_new_after: int | None = None
@@ -82,6 +87,13 @@ class ActionResult(BaseModel):
     task: views.TaskView | None = None
     valid: bool | None = None
     errors: list[dict[str, Any]] = Field(default_factory=list)
+    # what a case-file or team change answers: as it was right after the change, so a
+    # retried key gets its first answer
+    file: dict[str, Any] | None = None
+    team: list[TeamMember] | None = None
+    # the rows this answer's state changed, for the gateway to write into the read model
+    # (only in the first answer: the idempotency window keeps answers without it)
+    change: projection.CaseChange | None = None
 
 
 class CaseOutcome(BaseModel):
@@ -118,7 +130,10 @@ class CaseWorkflow:
         # still current (the usual case: the handler runs right after its validator).
         self._validated: tuple[str, CaseState, Decision] | None = None
         # the case version the read model holds (0: nothing written by this run yet)
-        self._projected = 0
+        self._projected = inp.projected
+        # the newest version whose change was handed out (to a gateway or the activity)
+        self._handed_out = inp.projected
+        self._tracker = projection.ChangeTracker()
         self._picking: set[str] = set()
         if inp.state is not None:
             self._state = inp.state
@@ -142,6 +157,8 @@ class CaseWorkflow:
     async def run(self, inp: CaseInput) -> CaseOutcome:
         if self._start_error is not None:
             raise self._start_error
+        if self._after_record:
+            asyncio.create_task(self._project_recorded(), name="projection")
         self._publish()
         while True:
             self._launch_effects()
@@ -167,9 +184,20 @@ class CaseWorkflow:
             self._fire_due()
         await workflow.wait_condition(lambda: not self._cancelling and workflow.all_handlers_finished())
         await self._catch_up()
+        if self._after_record:
+            await workflow.wait_condition(lambda: self._projected >= self._state.version)
         if self._state.parent is not None:
             await self._notify_parent()
         return CaseOutcome(case_id=self._state.case_id, state=self._state.plan.state.value, data=self._state.data)
+
+    @property
+    def _after_record(self) -> bool:
+        """Whether this run writes the read model only after Temporal recorded a change. Runs
+        recorded before wrote their projection inside the workflow task (a lost task could
+        leave a state no case had); they keep doing so until they continue as new. The SDK
+        memoises the answer for the run; handlers may ask before `run` starts (a start's
+        first update), so it is asked where it is needed, not once in `run`."""
+        return workflow.patched("projection-after-record")
 
     def _quiet(self) -> bool:
         """Nothing in flight that a new run would lose: effects, picks and cancel requests."""
@@ -184,6 +212,8 @@ class CaseWorkflow:
         await self._project()
 
     async def _project(self) -> None:
+        if self._after_record:
+            return
         # Histories recorded before the read model existed replay without projections.
         if not workflow.patched("read-model-projection"):
             return
@@ -195,6 +225,40 @@ class CaseWorkflow:
             )
             # Older projections are ignored by the store, so concurrent handlers may race here.
             self._projected = max(self._projected, doc.version)
+
+    def _hand_out(self) -> projection.CaseChange:
+        """The change since the last one handed out: what an update's answer carries."""
+        change = self._tracker.change_since(self._handed_out, self._state)
+        self._handed_out = max(self._handed_out, self._state.version)
+        return change
+
+    async def _project_recorded(self) -> None:
+        """Write the read model from recorded state only: an activity runs only once the
+        workflow task that scheduled it (and every change before it) is in the history.
+
+        Its change is taken since what the store is known to hold, so it never meets a gap.
+        A change already handed to a gateway gets GATEWAY_GRACE first (the gateway usually
+        wrote it; the write then finds it stale and changes nothing); one no gateway saw,
+        and the last state of a closing case, go at once.
+        """
+        while True:
+            await workflow.wait_condition(lambda: self._state.version > self._projected)
+            if self._state.version <= self._handed_out and not self._state.closed:
+                try:
+                    await workflow.wait_condition(
+                        lambda: self._state.version > self._handed_out or self._state.closed, timeout=GATEWAY_GRACE
+                    )
+                except asyncio.TimeoutError:
+                    pass
+            version = self._state.version
+            change = self._tracker.change_since(self._projected, self._state)
+            self._handed_out = max(self._handed_out, version)
+            outcome = await workflow.execute_activity(
+                "project_change", change, result_type=str,
+                start_to_close_timeout=timedelta(seconds=30), retry_policy=PROJECTION_RETRY,
+            )
+            # a gap: the store lost what it held (restored from a backup); write it whole
+            self._projected = 0 if outcome == "gap" else max(self._projected, version)
 
     async def _pick_balanced(self) -> None:
         """BALANCED tasks take the next user of their pool from a counter kept across cases."""
@@ -232,6 +296,7 @@ class CaseWorkflow:
         return CaseInput(
             case_id=self._state.case_id, case_number=self._state.case_number, state=self._state, audit=self._audit,
             audit_dropped=self._audit_dropped, recent=list(self._recent.items()),
+            projected=self._projected if self._after_record else 0,
             continue_as_new_after=self._input.continue_as_new_after, search_attributes=self._input.search_attributes,
         )
 
@@ -314,6 +379,8 @@ class CaseWorkflow:
         self._recent[key] = result
         while len(self._recent) > IDEMPOTENCY_WINDOW:
             self._recent.popitem(last=False)
+        if self._after_record and cmd.kind != "validate":
+            return result.model_copy(update={"change": self._hand_out()})
         return result
 
     @act.validator
@@ -329,6 +396,14 @@ class CaseWorkflow:
         start, so a new case is in the lists before its creator hears of it."""
         await self._catch_up()
         return self._state.version
+
+    @workflow.update
+    async def opened(self) -> ActionResult:
+        """A new case's first answer (sent with its start): its number, title and version,
+        and its whole first state for the gateway to write, so it is listed at once."""
+        await self._catch_up()
+        change = self._hand_out() if self._after_record else None
+        return ActionResult(caseId=self._state.case_id, caseVersion=self._state.version, caseState=self._state.plan.state.value, change=change)
 
     async def _run_trigger(self, name: str, call: dict[str, Any]) -> None:
         """An http trigger run on request: its outcome is applied, and a failure is the
@@ -356,10 +431,13 @@ class CaseWorkflow:
     def _result(self, cmd: Any, decision: Decision, valid: bool | None, errors: list[dict[str, Any]]) -> ActionResult:
         item_id = decision.plan_item_id or getattr(cmd, "item_id", None)
         item = self._state.items.get(item_id) if item_id else None
+        kind = cmd.kind
         return ActionResult(
             caseId=self._state.case_id, caseVersion=self._state.version, caseState=self._state.plan.state.value,
             planItemId=decision.plan_item_id, item=views.plan_item(item) if item else None,
             task=views.task(self._state, item) if item and item.task else None, valid=valid, errors=errors,
+            file=self._state.data if kind == "merge_file" else None,
+            team=list(self._state.team) if kind in ("team_add", "team_remove") else None,
         )
 
     async def _external_validation(self, cmd: Any, decision: Decision) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, Union
 
 import cel
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, field_validator
 
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 _SLUG_RE = re.compile(SLUG)
@@ -200,6 +200,10 @@ class RootPlan(Model):
 
 
 class Definition(Model):
+    # the engine's index of the plan (engine.lifecycle.DefIndex), built on first use; not
+    # part of the document, so never serialized
+    _index: Any = PrivateAttr(default=None)
+
     id: str = Field(pattern=SLUG)
     name: str = Field(min_length=1)
     category: str = ""

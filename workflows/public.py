@@ -21,7 +21,7 @@ from workflows.engine.starting import start_tasks
 from workflows.engine.state import AuditEntry, ItemState, TaskState, TeamMember
 from workflows.engine.status import STATUS_LABELS
 from workflows.engine.views import (
-    CaseSummary, CaseView, DiscretionaryItemView, DiscretionaryOptions, PlanItemView, TaskView, split_task_id, task_id,
+    CaseSummary, CaseView, DiscretionaryItemView, DiscretionaryOptions, PlanItemView, TaskView, split_task_id, task_id, task_view,
 )
 
 __all__ = [
@@ -31,5 +31,5 @@ __all__ = [
     "Revoke", "RunTrigger", "Save", "TeamAdd", "TeamRemove", "Transition", "Unpause", "Validate", "check_start",
     "start_state", "DomainError", "principals_of", "start_tasks", "AuditEntry", "ItemState", "TaskState",
     "TeamMember", "STATUS_LABELS", "CaseSummary", "CaseView", "DiscretionaryItemView", "DiscretionaryOptions",
-    "PlanItemView", "TaskView", "split_task_id", "task_id",
+    "PlanItemView", "TaskView", "split_task_id", "task_id", "task_view",
 ]

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
+from api.consistency import read_model_fresh
 from api.processmaker.common import CurrentActor, Service, Users, Workspace, bad_request, display_name, pm_date, user_fields
 from store import pm_lists
 from store.db import Database
@@ -27,7 +28,8 @@ from store.directory import Directory
 from store.pm_lists import BadFilter, Caller, Filters, Lister, Page
 from workflows.public import STATUS_LABELS, Actor, principals_of, sees_all
 
-router = APIRouter(tags=["processmaker: case lists"])
+# Every list waits (bounded) for the caller's own recent actions to reach the read model.
+router = APIRouter(tags=["processmaker: case lists"], dependencies=[Depends(read_model_fresh)])
 BASE = "/api/1.0/{workspace}/cases"
 CLOSED_STATUSES = frozenset({pm_lists.COMPLETED, pm_lists.CANCELLED, pm_lists.DELETED})
 

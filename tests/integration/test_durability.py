@@ -15,7 +15,7 @@ from tests.integration.conftest import load
 from tests.integration.test_case_workflow import eventually, states
 from tests.support.processes import DevServer, WorkerProcess
 from workflows.actor import Actor
-from workflows.case import ActionRequest, ActionResult, CaseInput, CaseWorkflow
+from workflows.case import GATEWAY_GRACE, ActionRequest, ActionResult, CaseInput, CaseWorkflow
 from workflows.engine.commands import Claim, Complete, MergeFile
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]
@@ -137,10 +137,12 @@ async def _read_model_row(db: Any, case_id: str) -> tuple[int | None, list[Any]]
     return version, rows
 
 
-async def test_worker_killed_between_an_action_and_its_projection(server: DevServer, tmp_path: Path) -> None:
-    """The read model is held locked so the projection of a claim cannot be written; the worker
-    is killed while it waits. Once the lock is gone and a new worker runs, the claim's answer
-    arrives and the read model holds exactly the case's state."""
+async def test_worker_killed_while_its_projection_waits(server: DevServer, tmp_path: Path) -> None:
+    """The read model is held locked, so the case's own projection of a claim cannot be
+    written; the claim answers anyway (an action waits for Temporal, not for the read model)
+    and the worker is killed while its projection activity waits. Nothing the case did not
+    record reaches the read model, and once the lock is gone and a new worker runs, the read
+    model holds exactly the case's state."""
     import sqlite3
 
     from store.db import Database
@@ -156,9 +158,12 @@ async def test_worker_killed_between_an_action_and_its_projection(server: DevSer
         version, _ = await eventually(lambda: _read_model_row(db, case_id), lambda r: r[0] == 1)
         lock = sqlite3.connect(db_file, isolation_level=None, timeout=30)
         lock.execute("BEGIN EXCLUSIVE")  # no writer gets in until this ends
-        in_flight = asyncio.create_task(act(client, case_id, Claim(actor=ALICE, item_id="a"), "claim-a"))
-        await asyncio.sleep(2)  # the claim reaches the worker and its projection waits for the lock
-        assert not in_flight.done()
+        claimed = await asyncio.wait_for(act(client, case_id, Claim(actor=ALICE, item_id="a"), "claim-a"), timeout=30)
+        assert claimed.task is not None and claimed.task.assignee == "alice" and claimed.caseVersion == 2
+        # the change a gateway would write; with no gateway here, the case writes it itself
+        # once its grace for gateways has passed, and that write now waits for the lock
+        assert claimed.change is not None and [d.item_id for d in claimed.change.doc.delegations] == ["a"]
+        await asyncio.sleep(GATEWAY_GRACE.total_seconds() + 1.5)
         assert worker.kill9() == -9
         lock.rollback()
         lock.close()
@@ -166,15 +171,17 @@ async def test_worker_killed_between_an_action_and_its_projection(server: DevSer
         version, rows = await _read_model_row(db, case_id)
         assert version == 1 and rows[0].task_state == "Unassigned"  # the claim never reached the read model
         worker = WorkerProcess(temporal_address=server.address, task_queue=queue, data_dir=tmp_path, log_file=tmp_path / "w2.log").start()
-        claimed = await asyncio.wait_for(in_flight, timeout=120)
-        assert claimed.task is not None and claimed.task.assignee == "alice"
-        # answered only after its projection: the read model holds it right away
-        version, rows = await _read_model_row(db, case_id)
-        assert version == claimed.caseVersion
+        handle = client.get_workflow_handle(case_id)
+
+        async def both() -> tuple[int | None, list[Any], int]:
+            stored, rows = await _read_model_row(db, case_id)
+            return stored, rows, (await handle.query(CaseWorkflow.case, ALICE)).caseVersion
+
+        # caught up with the case (whose timer may have fired meanwhile), the claim included
+        version, rows, _ = await eventually(both, lambda r: r[0] is not None and r[0] == r[2] and r[0] >= claimed.caseVersion, tries=300)
         assert [(r.item_id, r.task_state, r.assignee, r.open) for r in rows] == [("a", "Assigned", "alice", True)]
         done = await act(client, case_id, Complete(actor=ALICE, item_id="a", output={"n": 3}), "complete-a")
-        version, rows = await _read_model_row(db, case_id)
-        assert version == done.caseVersion
+        version, rows, _ = await eventually(both, lambda r: r[0] is not None and r[0] == r[2] and r[0] >= done.caseVersion, tries=300)
         assert [(r.item_id, r.task_state, r.open) for r in rows] == [("a", "Completed", False), ("b", "Unassigned", True)]
     finally:
         if lock is not None:

@@ -60,6 +60,18 @@ class DefIndex:
 
     @classmethod
     def of(cls, definition: Definition) -> "DefIndex":
+        """Built once per definition object and kept on it: a case's definition is shared by
+        every state copy (decide.private_copy) and never changes."""
+        # keyed by the object itself: a model_copy carries private attributes along, and a
+        # copy with another plan must not reuse this index
+        cached = definition._index
+        if cached is None or cached[0] != id(definition):
+            cached = (id(definition), cls._build(definition))
+            definition._index = cached
+        return cached[1]
+
+    @classmethod
+    def _build(cls, definition: Definition) -> "DefIndex":
         items: dict[str, Any] = {}
         container: dict[str, str] = {}
         planned = planning_entries(definition.plan)

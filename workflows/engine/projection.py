@@ -57,6 +57,10 @@ class DelegationDoc(BaseModel):
     candidates: list[str] = Field(default_factory=list)
     # who sees it in a task list: its role's holders, its holder, the case's owners and supervisors
     viewers: list[str] = Field(default_factory=list)
+    # past its due date, as the engine recorded it (TaskDue), not by the reader's clock
+    overdue: bool = False
+    # the case version at which this row last changed (ChangeTracker); 0 in a bare projection
+    stamp: int = 0
 
 
 class ParticipationDoc(BaseModel):
@@ -98,10 +102,21 @@ def case_wide_viewers(state: CaseState) -> set[str]:
     return owners | {p for name in state.definition.supervisors for p in (user(name), group(name))}
 
 
+def task_open(item: PlanItemState) -> bool:
+    """The one rule for an open task: neither finished nor failed (a suspended one is open)."""
+    return item.state not in TERMINAL and item.state != ItemState.Failed
+
+
+def delegation(state: CaseState, item: PlanItemState, defs: DefIndex | None = None) -> DelegationDoc:
+    """One task as the read model stores it and every face shows it (views.task_view)."""
+    model = (defs or DefIndex.of(state.definition)).items.get(item.definition_id)
+    return _delegation(state, item, model if isinstance(model, HumanTask) else None, case_wide_viewers(state))
+
+
 def _delegation(state: CaseState, item: PlanItemState, model: HumanTask | None, case_wide: set[str]) -> DelegationDoc:
     t = item.task
     assert t is not None
-    is_open = item.state not in TERMINAL and item.state != ItemState.Failed
+    is_open = task_open(item)
     role = model.role if model else None
     holders = {user(u) for u in (t.assignee, t.owner) if u}
     candidates: set[str] = set()
@@ -113,7 +128,7 @@ def _delegation(state: CaseState, item: PlanItemState, model: HumanTask | None, 
         assign_rule=model.assignment.rule.value if model else "MANUAL", task_state=t.task_state.value,
         assignee=t.assignee, owner=t.owner, previous_user=t.previous_user, delegated_at=t.activated_at or item.created_on,
         init_at=t.started_at, due=t.due, finished_at=t.finished_at, open=is_open, current=False,
-        last_modified=item.last_modified, input=t.input, output=t.output, candidates=sorted(candidates),
+        last_modified=item.last_modified, input=t.input, output=t.output, candidates=sorted(candidates), overdue=t.overdue,
         # one principal lookup decides who sees a task in a list (no OR across tables)
         viewers=sorted(role_principals(state, role) | holders | candidates | case_wide),
     )
@@ -171,3 +186,73 @@ def project(state: CaseState) -> CaseDoc:
         paused_until=state.paused_until, parent_case_id=state.parent.case_id if state.parent else None,
         delegations=delegations, participations=_participations(state, delegations),
     )
+
+
+class CaseChange(BaseModel):
+    """What one write brings the read model: the case at `doc.version`, and of its rows those
+    that changed after version `base`.
+
+    The store applies it only when it holds a version from `base` up to (not including)
+    `doc.version`: then every row that differs is in the change, so the result is exactly the
+    recorded state `doc.version`. Below `base` it is a gap (a change nobody wrote yet) and
+    nothing is written; at or above `doc.version` it is old news. `base` 0 is a whole case.
+    """
+
+    base: int
+    doc: CaseDoc
+    # None: the participations did not change after `base`
+    participations: list[ParticipationDoc] | None = None
+    # every del_index of the case, when a row may have left it (rows missing here are closed)
+    present: list[int] | None = None
+
+
+class ChangeTracker:
+    """Stamps each row of a case's projection with the version at which it last changed, so a
+    change since any earlier version is the rows stamped after it (pure: the workflow shell
+    keeps one per run and asks it at the points where it hands a change out).
+
+    A fresh tracker (a new run, a worker that replayed) stamps every row on its first look,
+    so its first change rewrites the whole case once: more than needed, never less.
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict[int, DelegationDoc] = {}
+        self._stamps: dict[int, int] = {}
+        self._parts: list[ParticipationDoc] | None = None
+        self._parts_stamp = 0
+        self._title: str | None = None
+        self._left_at = 0  # the last version at which a row left the case
+        self._first_look = 0
+
+    def change_since(self, base: int, state: CaseState) -> CaseChange:
+        doc = self._look(state)
+        changed = [d.model_copy(update={"stamp": self._stamps[d.del_index]}) for d in doc.delegations if self._stamps[d.del_index] > base]
+        whole = base < self._first_look or base == 0
+        return CaseChange(
+            base=base,
+            doc=doc.model_copy(update={"delegations": changed, "participations": []}),
+            participations=doc.participations if self._parts_stamp > base or whole else None,
+            present=[d.del_index for d in doc.delegations] if whole or self._left_at > base else None,
+        )
+
+    def _look(self, state: CaseState) -> CaseDoc:
+        doc = project(state)
+        version = state.version
+        if not self._first_look:
+            self._first_look = version
+        retitled = self._title is not None and self._title != doc.title
+        self._title = doc.title
+        seen = set()
+        for d in doc.delegations:
+            seen.add(d.del_index)
+            # rows repeat the case title (search text), so a new title touches them all
+            if retitled or self._rows.get(d.del_index) != d:
+                self._rows[d.del_index] = d
+                self._stamps[d.del_index] = version
+        for gone in set(self._rows) - seen:
+            del self._rows[gone], self._stamps[gone]
+            self._left_at = version
+        if self._parts != doc.participations:
+            self._parts = doc.participations
+            self._parts_stamp = version
+        return doc

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from workflows.actor import Actor
 from workflows.definition import ROOT_ID, HumanTask
-from workflows.engine import access, planning, status
+from workflows.engine import access, planning, projection, status
 from workflows.engine.lifecycle import Ctx, DefIndex
 from workflows.engine.state import CaseState, ItemState, PlanItemState, TeamMember
 
@@ -127,16 +127,21 @@ def plan_item(item: PlanItemState) -> PlanItemView:
     )
 
 
+def task_view(case_id: str, case_name: str, d: Any) -> TaskView:
+    """The one builder of a task as the faces show it. `d` is a delegation: the read model's
+    row (lists) or the engine's DelegationDoc (reads of one case); both have these fields, so
+    a task listed and the same task read from its case agree field by field."""
+    return TaskView(
+        id=task_id(case_id, d.item_id), caseInstanceId=case_id, caseName=case_name, taskName=d.task_name,
+        planItemId=d.item_id, taskState=d.task_state, role=d.role, assignee=d.assignee, owner=d.owner,
+        dueDate=d.due, overdue=bool(d.overdue), delIndex=d.del_index, createdOn=d.delegated_at,
+        lastModified=d.last_modified, input=d.input, output=d.output,
+    )
+
+
 def task(state: CaseState, item: PlanItemState, defs: DefIndex | None = None) -> TaskView:
     assert item.task is not None
-    model = (defs or DefIndex.of(state.definition)).items.get(item.definition_id)
-    return TaskView(
-        id=task_id(state.case_id, item.id), caseInstanceId=state.case_id, caseName=state.title, taskName=item.name,
-        planItemId=item.id, taskState=item.task.task_state.value,
-        role=model.role if isinstance(model, HumanTask) else None, assignee=item.task.assignee,
-        owner=item.task.owner, dueDate=item.task.due, overdue=item.task.overdue, delIndex=item.task.del_index,
-        createdOn=item.created_on, lastModified=item.last_modified, input=item.task.input, output=item.task.output,
-    )
+    return task_view(state.case_id, state.title[:projection.TITLE_MAX], projection.delegation(state, item, defs))
 
 
 def tasks(state: CaseState) -> list[TaskView]:
