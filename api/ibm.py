@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from api.auth import current_actor
 from api.errors import ApiError, bad_request, not_found, register_envelope
 from api.service import CaseService
-from workflows.public import Actor, AuditEntry, CaseView, PlanItemView, walk
+from workflows.public import Actor, AuditEntry, CaseView, PlanItemView, transition_of, walk
 
 PREFIX = "/CaseManager/"
 router = APIRouter(prefix="/CaseManager/CASEREST/v1", tags=["ibm"])
@@ -229,7 +229,7 @@ def group_of(task: IbmTask) -> str:
 def failure_reason(item: PlanItemView, events: list[AuditEntry]) -> str:
     if item.currentState == "Failed":
         return item.error or "The task failed."
-    ended = next((e.action for e in reversed(events) if e.action in ("terminate", "exit")), None)
+    ended = next((t for t in map(transition_of, reversed(events)) if t in ("terminate", "exit")), None)
     if ended == "terminate":
         return "The task was terminated by a user."
     if ended == "exit":
@@ -247,10 +247,10 @@ def translate(view: CaseView, history: list[AuditEntry], models: dict[str, Any])
         if item.type not in TASK_TYPES:
             continue
         events = by_item.get(item.id, [])
-        created = next((e.at for e in events if e.action == "create"), None)
-        restarts = [e.at for e in events if e.action == "reactivate"]
+        created = next((e.at for e in events if transition_of(e) == "create"), None)
+        restarts = [e.at for e in events if transition_of(e) == "reactivate"]
         if item.type == "caseTask":
-            started = item.currentState in ("Active", "Suspended", "Completed", "Failed") or any(e.action in _STARTS for e in events)
+            started = item.currentState in ("Active", "Suspended", "Completed", "Failed") or any(transition_of(e) in _STARTS for e in events)
             process = sub_case_id(view.id, item.id) if started else None
         else:
             process = view.id

@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.engine.lifecycle import DefIndex
     from workflows.engine.decide import Decision, check_start, decide, start
     from workflows.engine.errors import INTERNAL, DomainError
+    from workflows.engine.events import CommandRejected, audit_action, transition_of
     from workflows.engine.state import AuditEntry, CaseState, ItemState, ParentRef, TeamMember
 
 # Answers kept for repeated update ids, carried across continue-as-new (Temporal itself
@@ -319,7 +320,7 @@ class CaseWorkflow:
         """A case task that ends before its sub-case does takes the sub-case with it."""
         for event in events:
             item = self._state.items.get(event.planItemId or "")
-            if event.action in ("exit", "terminate") and item is not None and item.type == "caseTask" and item.effect_attempt:
+            if transition_of(event) in ("exit", "terminate") and item is not None and item.type == "caseTask" and item.effect_attempt:
                 # Added after the first histories were recorded: cases that ran before it
                 # replay without the cancel request they never made.
                 if not workflow.patched("cancel-orphaned-sub-cases"):
@@ -349,7 +350,9 @@ class CaseWorkflow:
             self._adopt(decide(self._state, cmd, workflow.now()))
         except Exception as exc:
             err = _to_application_error(exc)
-            self._record([AuditEntry(at=workflow.now(), user=cmd.actor.user_id, action=f"rejected {cmd.kind}", planItemId=getattr(cmd, "item_id", None), detail=f"{err.type}: {err.message}")])
+            event = CommandRejected(command=cmd.kind, error=f"{err.type}: {err.message}")
+            self._record([AuditEntry(at=workflow.now(), user=cmd.actor.user_id, action=audit_action(event),
+                                     planItemId=getattr(cmd, "item_id", None), detail=event.error, event=event)])
 
     # ------------------------------------------------------------------ updates
 

@@ -16,6 +16,7 @@ from workflows.engine.commands import (
 from workflows.engine.decide import check_start
 from workflows.engine.decide import start as start_state
 from workflows.engine.errors import DomainError
+from workflows.engine.events import transition_of
 from workflows.engine.projection import principals_of
 from workflows.engine.starting import start_tasks
 from workflows.engine.state import AuditEntry, ItemState, TaskState, TeamMember
@@ -29,7 +30,7 @@ __all__ = [
     "HumanTask", "load_document", "parse_definition", "validate_definition", "walk", "may_start", "sees_all",
     "Assign", "CancelCase", "Claim", "Complete", "Delegate", "DeleteCase", "MergeFile", "Pause", "Plan", "Reassign",
     "Revoke", "RunTrigger", "Save", "TeamAdd", "TeamRemove", "Transition", "Unpause", "Validate", "check_start",
-    "start_state", "DomainError", "principals_of", "start_tasks", "AuditEntry", "ItemState", "TaskState",
+    "start_state", "DomainError", "transition_of", "principals_of", "start_tasks", "AuditEntry", "ItemState", "TaskState",
     "TeamMember", "STATUS_LABELS", "CaseSummary", "CaseView", "DiscretionaryItemView", "DiscretionaryOptions",
     "PlanItemView", "TaskView", "split_task_id", "task_id", "task_view",
 ]

@@ -38,6 +38,7 @@ from workflows.engine.commands import (
 )
 from workflows.engine.decide import decide
 from workflows.engine.errors import DomainError
+from workflows.engine.events import audit_action
 from workflows.engine.state import CaseState, ItemState, TaskState, TeamMember
 
 STEPS = 300
@@ -213,6 +214,7 @@ def test_random_commands_keep_the_invariants(seed: int) -> None:
     now = T0
     accepted = refused = 0
     kinds_accepted: set[str] = set()
+    kinds_seen: set[str] = set()
     closed_for = 0
     for step in range(STEPS):
         if state.closed:
@@ -246,10 +248,15 @@ def test_random_commands_keep_the_invariants(seed: int) -> None:
         else:
             assert new.version == state.version, f"{where}: a new version without events"
         check_invariants(new, where)
+        for entry in decision.events:  # what happened is typed, and its audit text agrees
+            assert entry.event is not None, f"{where}: audit entry {entry.action!r} without a typed event"
+            assert audit_action(entry.event) == entry.action, f"{where}: {entry.event!r} recorded as {entry.action!r}"
+            kinds_seen.add(type(entry.event).__name__)
         accepted += 1
         if decision.events:
             kinds_accepted.add(cmd.kind)
         state = new
+    assert {"TaskClaimed", "ItemTransitioned"} <= kinds_seen, kinds_seen
     # the run must have exercised the engine, not only been refused
     assert accepted > 30 and refused > 30, (accepted, refused)
     assert len(kinds_accepted & {"claim", "complete", "assign", "delegate", "revoke", "save"}) >= 2, kinds_accepted

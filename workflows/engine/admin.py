@@ -10,7 +10,7 @@ ProcessMaker shows (`status.app_status`) and a deleted case is seen by nobody.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from workflows.engine import access, status
 from workflows.engine.commands import (
@@ -24,6 +24,7 @@ from workflows.engine.commands import (
     Unpause,
 )
 from workflows.engine.errors import Conflict, Forbidden, Invalid, NotFound
+from workflows.engine import events as ev
 from workflows.engine.lifecycle import Ctx, http_call
 from workflows.engine.state import CaseState, ItemState
 from workflows.engine.tasks import active_task
@@ -56,7 +57,7 @@ def pause(ctx: Ctx, cmd: Pause) -> None:
         raise Invalid("a case is paused until a time to come", [{"field": "unpaused_date", "message": "is not in the future"}])
     ctx.suspend(state.plan, "suspend")
     state.paused, state.paused_until = True, cmd.until
-    ctx.log("pause", None, f"paused until {cmd.until.isoformat()}" if cmd.until else "paused until unpaused")
+    ctx.log(ev.CasePaused(until=cmd.until), None, f"paused until {cmd.until.isoformat()}" if cmd.until else "paused until unpaused")
 
 
 def unpause(ctx: Ctx, cmd: Unpause) -> None:
@@ -67,7 +68,7 @@ def unpause(ctx: Ctx, cmd: Unpause) -> None:
         raise Conflict(f"case '{state.case_id}' is not paused")
     if cmd.at is not None and cmd.at > ctx.at:
         state.paused_until = cmd.at
-        ctx.log("pause", None, f"paused until {cmd.at.isoformat()}")
+        ctx.log(ev.CasePaused(until=cmd.at), None, f"paused until {cmd.at.isoformat()}")
         return
     _resume(ctx)
 
@@ -86,7 +87,7 @@ def _resume(ctx: Ctx) -> None:
     if state.plan.state == ItemState.Suspended:
         ctx.resume(state.plan, "resume")
     state.paused, state.paused_until = False, None
-    ctx.log("unpause", None, "the case goes on")
+    ctx.log(ev.CaseUnpaused(), None, "the case goes on")
 
 
 # ------------------------------------------------------------------ cancel, delete
@@ -95,7 +96,7 @@ def _resume(ctx: Ctx) -> None:
 def cancel_case(ctx: Ctx, cmd: CancelCase) -> None:
     if not access.may_cancel(ctx.state, cmd.actor):
         raise Forbidden(f"cancelling a case needs permission {access.CANCEL_CASE} or a task of it assigned to you")
-    _end(ctx, "case cancelled", cmd.reason or "cancelled")
+    _end(ctx, "cancelled", cmd.reason or "cancelled")
     ctx.state.cancelled = True
 
 
@@ -112,15 +113,15 @@ def delete_case(ctx: Ctx, cmd: DeleteCase) -> None:
     assert first is not None
     if not access.may_delete(cmd.actor, first):
         raise Forbidden(f"deleting a case needs its first task assigned to you, or permission {access.DELETE_CASE}")
-    _end(ctx, "case deleted", state.title)
+    _end(ctx, "deleted", state.title)
     state.deleted = True
 
 
-def _end(ctx: Ctx, action: str, detail: str) -> None:
+def _end(ctx: Ctx, how: Literal["cancelled", "deleted"], detail: str) -> None:
     state = ctx.state
     ctx.terminate(state.plan, "terminate")
     state.paused, state.paused_until = False, None
-    ctx.log(action, None, detail)
+    ctx.log(ev.CaseClosed(how=how, reason=detail), None, detail)
 
 
 # ------------------------------------------------------------------ reassign
@@ -148,7 +149,8 @@ def reassign(ctx: Ctx, cmd: Reassign) -> None:
         )
     ctx.hand_to(item, cmd.target.user_id)
     task.previous_user = cmd.source
-    ctx.log("reassign", item.id, f"{item.name} reassigned from {cmd.source} to {cmd.target.user_id}")
+    ctx.log(ev.TaskReassigned(source=cmd.source, target=cmd.target.user_id), item.id,
+            f"{item.name} reassigned from {cmd.source} to {cmd.target.user_id}")
 
 
 # ------------------------------------------------------------------ triggers
@@ -172,7 +174,7 @@ def run_trigger(ctx: Ctx, cmd: RunTrigger) -> TriggerCall | None:
     if trigger.set is None:
         assert trigger.http is not None  # validated on deploy
         return TriggerCall(http_call(trigger.http, ctx.vars()))
-    ctx.log("trigger", None, cmd.name)
+    ctx.log(ev.TriggerRan(name=cmd.name), None, cmd.name)
     errors = ctx.apply_set(None, trigger.set)
     if errors:
         raise Invalid(f"trigger '{cmd.name}' could not be evaluated", [{"field": f"triggers.{cmd.name}", "message": e} for e in errors])
@@ -183,7 +185,8 @@ def trigger_done(ctx: Ctx, cmd: TriggerDone) -> None:
     if ctx.state.closed:
         return
     if not cmd.ok:
-        ctx.log("trigger failed", None, f"{cmd.name}: {cmd.error or 'failed'}")
+        ctx.log(ev.TriggerRan(name=cmd.name, ok=False, error=cmd.error), None, f"{cmd.name}: {cmd.error or 'failed'}")
         return
     ctx.state.data.update(cmd.output)
-    ctx.log("trigger", None, f"{cmd.name} done" + (f"; set {', '.join(sorted(cmd.output))}" if cmd.output else ""))
+    ctx.log(ev.TriggerRan(name=cmd.name, fields=sorted(cmd.output)), None,
+            f"{cmd.name} done" + (f"; set {', '.join(sorted(cmd.output))}" if cmd.output else ""))

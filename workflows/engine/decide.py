@@ -27,6 +27,7 @@ from workflows.engine.commands import (
     TimerFired,
 )
 from workflows.engine.errors import Conflict, Forbidden, Invalid, NotFound
+from workflows.engine import events as ev
 from workflows.engine.lifecycle import Ctx, DefIndex
 from workflows.engine.state import AuditEntry, CaseState, ItemState, ParentRef, PlanItemState, TeamMember
 
@@ -121,7 +122,8 @@ def _team_add(ctx: Ctx, cmd: TeamAdd) -> None:
     if existing is not None and existing.isOwner and not cmd.member.isOwner and _owners(ctx.state) == 1:
         raise Conflict("a case keeps at least one owner")
     ctx.state.team = [m for m in ctx.state.team if m.userId != cmd.member.userId] + [cmd.member]
-    ctx.log("team", None, f"{cmd.member.userId} in the team as {', '.join(cmd.member.caseRoles) or 'member'}" + (" (owner)" if cmd.member.isOwner else ""))
+    ctx.log(ev.TeamMemberAdded(user_id=cmd.member.userId, roles=list(cmd.member.caseRoles), owner=cmd.member.isOwner), None,
+            f"{cmd.member.userId} in the team as {', '.join(cmd.member.caseRoles) or 'member'}" + (" (owner)" if cmd.member.isOwner else ""))
 
 
 def _owners(state: CaseState) -> int:
@@ -137,7 +139,7 @@ def _team_remove(ctx: Ctx, cmd: TeamRemove) -> None:
     if member.isOwner and _owners(ctx.state) == 1:
         raise Conflict("a case keeps at least one owner")
     ctx.state.team.remove(member)
-    ctx.log("team", None, f"{cmd.user_id} left the team")
+    ctx.log(ev.TeamMemberRemoved(user_id=cmd.user_id), None, f"{cmd.user_id} left the team")
 
 
 def _merge_file(ctx: Ctx, cmd: MergeFile) -> None:
@@ -150,7 +152,7 @@ def _merge_file(ctx: Ctx, cmd: MergeFile) -> None:
         # a team member who could set them could hand themselves someone else's work
         raise Forbidden(f"only case owners and supervisors change {', '.join(guarded)}: they choose who works on a task")
     state.data.update(cmd.data)
-    ctx.log("casefile", None, f"changed: {', '.join(sorted(cmd.data))}")
+    ctx.log(ev.CaseFileChanged(fields=sorted(cmd.data)), None, f"changed: {', '.join(sorted(cmd.data))}")
 
 
 def _assignment_variables(definition: Definition) -> set[str]:
@@ -173,7 +175,7 @@ def _task_due(ctx: Ctx, cmd: TaskDue) -> None:
     if item and item.task and item.state == ItemState.Active and item.task.due and item.task.due <= ctx.at and not item.task.overdue:
         item.task.overdue = True
         item.last_modified = ctx.at
-        ctx.log("overdue", item.id, f"{item.name} passed its due date")
+        ctx.log(ev.TaskOverdue(due=item.task.due), item.id, f"{item.name} passed its due date")
 
 
 def _process_done(ctx: Ctx, cmd: ProcessDone) -> None:
@@ -195,7 +197,7 @@ def _case_cancelled(ctx: Ctx, cmd: CaseCancelled) -> None:
     if ctx.state.closed:
         return
     ctx.terminate(ctx.state.plan, "exit")
-    ctx.log("case terminated", None, cmd.reason or "cancelled")
+    ctx.log(ev.CaseClosed(how="terminated", reason=cmd.reason or "cancelled"), None, cmd.reason or "cancelled")
 
 
 HANDLERS: dict[str, Callable[[Ctx, Any], Any]] = {

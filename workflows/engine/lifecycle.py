@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from workflows.actor import Actor
+from workflows.engine import events as ev
 from workflows.definition import (
     ROOT_ID,
     AssignmentRule,
@@ -105,9 +106,11 @@ class Ctx:
 
     # ---------------------------------------------------------------- basics
 
-    def log(self, action: str, item_id: str | None = None, detail: str = "", user: str | None = None) -> None:
+    def log(self, event: Any, item_id: str | None = None, detail: str = "", user: str | None = None) -> None:
+        """Record what happened: the typed event, and the audit text for people beside it."""
         self.events.append(
-            AuditEntry(at=self.at, user=user or self.actor.user_id, action=action, planItemId=item_id, detail=detail)
+            AuditEntry(at=self.at, user=user or self.actor.user_id, action=ev.audit_action(event), planItemId=item_id,
+                       detail=detail, event=event)
         )
 
     def vars(self) -> dict[str, Any]:
@@ -135,7 +138,7 @@ class Ctx:
         key = f"{item.definition_id}.{transition}"
         self.state.occurred[key] = self.state.occurred.get(key, 0) + 1
         self.fresh.add(key)
-        self.log(transition, item.id, detail or f"{item.name}: {to.value}")
+        self.log(ev.ItemTransitioned(transition=transition, to_state=to.value), item.id, detail or f"{item.name}: {to.value}")
 
     def children(self, stage: PlanItemState) -> list[PlanItemState]:
         return [i for i in self.state.items.values() if i.parent_id == stage.id]
@@ -208,7 +211,7 @@ class Ctx:
                 "inputs": {k: v for k, v in inputs.items() if v is not None},
             }
             if errors:
-                self.log("inputs", item.id, "; ".join(errors))
+                self.log(ev.ExpressionsFailed(what="inputs", errors=errors), item.id, "; ".join(errors))
 
     def _activate_task(self, item: PlanItemState, model: HumanTask) -> None:
         data = self.vars()
@@ -222,15 +225,17 @@ class Ctx:
             task.due = self.at + duration(model.due)
         item.task = task
         if errors:
-            self.log("input", item.id, "; ".join(errors))
+            self.log(ev.ExpressionsFailed(what="input", errors=errors), item.id, "; ".join(errors))
         chosen = assignment.initial_assignee(self.state, model, data, self.actor)
         if chosen:
             self.hand_to(item, chosen)
-            self.log("assign", item.id, f"assigned to {chosen} by rule {model.assignment.rule.value}")
+            self.log(ev.TaskAssigned(assignee=chosen, rule=model.assignment.rule.value), item.id,
+                     f"assigned to {chosen} by rule {model.assignment.rule.value}")
             if model.role:
                 self.grant_role(chosen, model.role)
         elif model.assignment.rule == AssignmentRule.REPORT_TO:
-            self.log("assign", item.id, f"{self.actor.user_id} reports to nobody; {item.name} is left to its pool")
+            self.log(ev.TaskLeftToPool(rule=model.assignment.rule.value), item.id,
+                     f"{self.actor.user_id} reports to nobody; {item.name} is left to its pool")
         elif assignment.awaits_pick(model):
             task.awaiting_pick = True
 
@@ -255,7 +260,7 @@ class Ctx:
             return
         else:
             member.caseRoles.append(role)
-        self.log("team", None, f"{user_id} joins the team as {role}")
+        self.log(ev.TeamMemberAdded(user_id=user_id, roles=[role]), None, f"{user_id} joins the team as {role}")
 
     def _run_process(self, item: PlanItemState, model: ProcessTask) -> None:
         call: HttpCall | None = model.http
@@ -279,7 +284,7 @@ class Ctx:
         if errors:
             return errors
         self.state.data.update(values)
-        self.log("set", item.id if item else None, ", ".join(f"{k}={v!r}" for k, v in values.items()))
+        self.log(ev.VariablesSet(fields=sorted(values)), item.id if item else None, ", ".join(f"{k}={v!r}" for k, v in values.items()))
         return []
 
     # ---------------------------------------------------------------- results of effects
@@ -305,7 +310,7 @@ class Ctx:
         values, errors = expressions.mapping(self.model(item).output, result["data"])
         self.state.data.update({k: v for k, v in values.items() if v is not None})
         if errors:
-            self.log("output", item.id, "; ".join(errors))
+            self.log(ev.ExpressionsFailed(what="output", errors=errors), item.id, "; ".join(errors))
         self.complete(item, self.model(item))
 
     # ---------------------------------------------------------------- ending
@@ -429,7 +434,7 @@ class Ctx:
                 if item.fires_at is None and self.entry_ok(item, model, data):
                     item.fires_at = self.at + duration(model.after)
                     item.last_modified = self.at
-                    self.log("timer", item.id, f"{item.name} occurs at {item.fires_at.isoformat()}")
+                    self.log(ev.TimerScheduled(fires_at=item.fires_at), item.id, f"{item.name} occurs at {item.fires_at.isoformat()}")
                     changed = True
                 continue
             if not self.entry_ok(item, model, data):
@@ -448,7 +453,7 @@ class Ctx:
             if self.can_complete(stage, auto=True):
                 self.complete(stage, self.model(stage))
                 if stage.id == ROOT_ID:
-                    self.log("case completed", None, self.state.title)
+                    self.log(ev.CaseClosed(how="completed"), None, self.state.title)
                 return True
         return False
 

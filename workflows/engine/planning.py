@@ -10,6 +10,7 @@ from workflows.actor import Actor
 from workflows.engine import access, expressions
 from workflows.engine.commands import Plan
 from workflows.engine.errors import Conflict, Forbidden, NotFound
+from workflows.engine import events as ev
 from workflows.engine.lifecycle import Ctx
 from workflows.engine.state import ItemState, PlanItemState
 
@@ -52,5 +53,5 @@ def plan(ctx: Ctx, cmd: Plan) -> str:
     # From a task's planning table the item goes into that task's own stage instance.
     stage = parent if parent.type in ("stage", "casePlan") else ctx.state.items[parent.parent_id or ""]
     item = ctx.create(model, stage.id, discretionary=True)
-    ctx.log("plan", item.id, f"{item.name} planned")
+    ctx.log(ev.ItemPlanned(definition_id=item.definition_id), item.id, f"{item.name} planned")
     return item.id

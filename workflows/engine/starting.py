@@ -7,6 +7,7 @@ from workflows.actor import Actor
 from workflows.definition import Definition, HumanTask, compile_routes
 from workflows.engine import access
 from workflows.engine.errors import Forbidden, Invalid
+from workflows.engine import events as ev
 from workflows.engine.lifecycle import Ctx
 from workflows.engine.state import ItemState
 
@@ -41,6 +42,6 @@ def take_first_task(ctx: Ctx, task_id: str, user: Actor | None) -> None:
     if not access.in_pool(ctx.state, user, model):
         raise Forbidden("user is not in the pool of the starting task")
     ctx.hand_to(item, user.user_id)
-    ctx.log("assign", item.id, f"{item.name} assigned to {user.user_id}, who starts the case in it")
+    ctx.log(ev.TaskAssigned(assignee=user.user_id), item.id, f"{item.name} assigned to {user.user_id}, who starts the case in it")
     if model.role:
         ctx.grant_role(user.user_id, model.role)

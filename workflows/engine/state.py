@@ -6,6 +6,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from workflows.engine.events import CaseEvent
 from pydantic import BaseModel, Field
 
 from workflows.definition import Definition
@@ -136,3 +137,5 @@ class AuditEntry(BaseModel):
     action: str
     planItemId: str | None = None
     detail: str = ""
+    # what happened, typed (engine.events); None in entries recorded before events existed
+    event: CaseEvent | None = None

@@ -17,6 +17,7 @@ from workflows.engine import access, fields
 from workflows.engine.assignment import claimable, pool_from_variable
 from workflows.engine.commands import Assign, AutoAssign, Claim, Complete, Delegate, Revoke, Save, Validate
 from workflows.engine.errors import Conflict, Forbidden, Invalid
+from workflows.engine import events as ev
 from workflows.engine.lifecycle import Ctx
 from workflows.engine.state import HumanTaskInfo, ItemState, PlanItemState, TaskState
 
@@ -61,7 +62,7 @@ def claim(ctx: Ctx, cmd: Claim) -> None:
             raise Conflict(f"task '{item.id}' is already yours")
         raise Conflict(f"task '{item.id}' is held by {task.assignee}")
     ctx.hand_to(item, cmd.actor.user_id)
-    ctx.log("claim", item.id, f"{item.name} claimed")
+    ctx.log(ev.TaskClaimed(user_id=cmd.actor.user_id), item.id, f"{item.name} claimed")
 
 
 def _pool_of(model: HumanTask) -> str:
@@ -81,7 +82,7 @@ def assign(ctx: Ctx, cmd: Assign) -> None:
         # As in CaseFabric, assigning someone outside the pool brings them into the team.
         ctx.grant_role(target.user_id, model.role)
     ctx.hand_to(item, target.user_id)
-    ctx.log("assign", item.id, f"{item.name} assigned to {target.user_id}")
+    ctx.log(ev.TaskAssigned(assignee=target.user_id), item.id, f"{item.name} assigned to {target.user_id}")
 
 
 def auto_assign(ctx: Ctx, cmd: AutoAssign) -> None:
@@ -97,10 +98,11 @@ def auto_assign(ctx: Ctx, cmd: AutoAssign) -> None:
     if cmd.user_id is None:
         # nobody to hand it to: stop asking (each ask is a local activity in the history)
         item.task.awaiting_pick = False
-        ctx.log("assign", item.id, f"nobody in the pool of {item.name}; left to its pool")
+        ctx.log(ev.TaskLeftToPool(rule=model.assignment.rule.value), item.id, f"nobody in the pool of {item.name}; left to its pool")
         return
     ctx.hand_to(item, cmd.user_id)
-    ctx.log("assign", item.id, f"assigned to {cmd.user_id} by rule {model.assignment.rule.value}")
+    ctx.log(ev.TaskAssigned(assignee=cmd.user_id, rule=model.assignment.rule.value), item.id,
+            f"assigned to {cmd.user_id} by rule {model.assignment.rule.value}")
     if model.role:
         ctx.grant_role(cmd.user_id, model.role)
 
@@ -111,12 +113,12 @@ def revoke(ctx: Ctx, cmd: Revoke) -> None:
         previous = task.owner
         task.task_state, task.assignee = TaskState.Assigned, previous
         _touch(ctx, item)
-        ctx.log("revoke", item.id, f"delegation revoked; back to {previous}")
+        ctx.log(ev.TaskRevoked(back_to=previous), item.id, f"delegation revoked; back to {previous}")
         return
     _holder_only(task, cmd.actor, item.id, "revoke")
     task.task_state, task.assignee, task.owner = TaskState.Unassigned, None, None
     _touch(ctx, item)
-    ctx.log("revoke", item.id, f"{item.name} back to its pool")
+    ctx.log(ev.TaskRevoked(back_to=None), item.id, f"{item.name} back to its pool")
 
 
 def delegate(ctx: Ctx, cmd: Delegate) -> None:
@@ -128,7 +130,7 @@ def delegate(ctx: Ctx, cmd: Delegate) -> None:
         raise Invalid("a task cannot be delegated to its holder", [{"field": "assignee", "message": "is you"}])
     task.task_state, task.assignee = TaskState.Delegated, cmd.assignee.user_id
     _touch(ctx, item)
-    ctx.log("delegate", item.id, f"{item.name} delegated to {cmd.assignee.user_id}")
+    ctx.log(ev.TaskDelegated(delegate=cmd.assignee.user_id, owner=task.owner), item.id, f"{item.name} delegated to {cmd.assignee.user_id}")
 
 
 def complete(ctx: Ctx, cmd: Complete) -> None:
@@ -156,7 +158,7 @@ def save(ctx: Ctx, cmd: Save) -> None:
         raise Invalid(f"the draft of task '{item.id}' is not valid", problems)
     task.output = dict(cmd.output)
     _touch(ctx, item)
-    ctx.log("save", item.id, f"draft of {item.name} saved")
+    ctx.log(ev.DraftSaved(fields=sorted(cmd.output)), item.id, f"draft of {item.name} saved")
 
 
 @dataclass

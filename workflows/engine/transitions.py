@@ -10,6 +10,7 @@ from workflows.definition import ROOT_ID, EVENT_TRANSITIONS, HumanTask, Mileston
 from workflows.engine import access, tasks
 from workflows.engine.commands import Complete, Transition
 from workflows.engine.errors import BadRequest, Conflict, Forbidden
+from workflows.engine import events as ev
 from workflows.engine.lifecycle import Ctx
 from workflows.engine.state import ItemState, PlanItemState
 
@@ -85,7 +86,7 @@ def transition(ctx: Ctx, cmd: Transition) -> None:
     elif name == "terminate":
         ctx.terminate(item, "terminate")
         if item.id == ROOT_ID:
-            ctx.log("case terminated", None, ctx.state.title)
+            ctx.log(ev.CaseClosed(how="terminated"), None, ctx.state.title)
     elif name == "occur":
         ctx.occur(item)
     elif name == "reactivate":
@@ -96,4 +97,4 @@ def transition(ctx: Ctx, cmd: Transition) -> None:
             raise Conflict(f"'{item.id}' has active or unfinished required items")
         ctx.complete(item, model)
         if item.id == ROOT_ID:
-            ctx.log("case completed", None, ctx.state.title)
+            ctx.log(ev.CaseClosed(how="completed"), None, ctx.state.title)
