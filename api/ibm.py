@@ -84,6 +84,8 @@ _GUID = re.compile(r"^\{?([0-9A-Fa-f]{8})-?([0-9A-Fa-f]{4})-?([0-9A-Fa-f]{4})-?(
 # What a case id may look like at all (sub-case ids are longer than definition slugs).
 _CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _STARTS = frozenset({"start", "manualStart", "reactivate"})
+# the transitions whose dates and order the task fields come from
+_DATED = _STARTS | {"create", "terminate", "exit"}
 
 CASE_NOT_FOUND = "The case folder that was specified in the request URI was not found."
 
@@ -291,7 +293,7 @@ def service(request: Request) -> CaseService:
 async def _read_case(svc: CaseService, folder_id: str, actor: Actor) -> tuple[CaseView, list[AuditEntry]]:
     for case_id in case_id_candidates(folder_id):
         try:
-            view, history = await asyncio.gather(svc.case(case_id, actor), svc.history(case_id, actor))
+            view, history = await asyncio.gather(svc.case(case_id, actor), svc.history(case_id, actor, transitions=_DATED))
         except ApiError as exc:
             if exc.status == 404:  # no such case, or one the caller may not see
                 continue

@@ -301,8 +301,12 @@ async def merge_case_file(caseId: CaseId, body: Output, actor: CurrentActor, svc
 
 
 @router.get("/cases/{caseId}/history", response_model=list[AuditEntry])
-async def get_history(caseId: CaseId, actor: CurrentActor, svc: Service) -> list[AuditEntry]:
-    return await svc.history(caseId, actor)
+async def get_history(
+    caseId: CaseId, actor: CurrentActor, svc: Service, offset: Offset = 0,
+    numberOfResults: Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"at most {MAX_PAGE}")] = MAX_PAGE,
+) -> list[AuditEntry]:
+    """The audit trail, oldest first, in pages (`offset`, `numberOfResults`)."""
+    return await svc.history(caseId, actor, offset, numberOfResults)
 
 
 # ------------------------------------------------------------------ tasks

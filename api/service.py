@@ -32,7 +32,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api import consistency
 from api.errors import ApiError, bad_request, conflict, forbidden, not_found, title, unprocessable
 from settings import Settings
-from store import case_numbers, definitions, projection
+from store import audit, case_numbers, definitions, projection
 from store.db import Database
 from store.directory import Directory
 from store.tables import CaseRow, DelegationRow
@@ -41,6 +41,7 @@ from workflows.public import (
     ActionResult,
     Actor,
     AuditEntry,
+    AuditTail,
     CaseInput,
     CaseView,
     CaseWorkflow,
@@ -56,6 +57,7 @@ from workflows.public import (
     parse_definition,
     split_task_id,
     start_state,
+    transition_of,
     validate_definition,
 )
 
@@ -342,8 +344,21 @@ class CaseService:
     async def tasks(self, case_id: str, actor: Actor) -> list[TaskView]:
         return await self._query(case_id, CaseWorkflow.tasks, actor)
 
-    async def history(self, case_id: str, actor: Actor) -> list[AuditEntry]:
-        return await self._query(case_id, CaseWorkflow.history, actor)
+    async def history(
+        self, case_id: str, actor: Actor, offset: int = 0, limit: int | None = None, transitions: frozenset[str] | None = None
+    ) -> list[AuditEntry]:
+        """The audit trail, oldest first: the read model has every entry but perhaps the
+        newest few, the workflow holds the newest (a bounded tail), so the two together are
+        exact. `transitions`: only entries of those CMMN transitions."""
+        tail: AuditTail = await self._query(case_id, CaseWorkflow.audit_tail, actor)
+        total = tail.first_seq + len(tail.entries)
+        end = total if limit is None else min(total, offset + limit)
+        stored = await audit.entries(self.db, case_id, offset, min(end, tail.first_seq), transitions)
+        older = [AuditEntry(at=r.at, user=r.user, action=r.action, planItemId=r.item_id, detail=r.detail, event=r.event) for r in stored]
+        newer = tail.entries[max(offset - tail.first_seq, 0):max(end - tail.first_seq, 0)]
+        if transitions is not None:
+            newer = [e for e in newer if transition_of(e) in transitions]
+        return older + newer
 
     async def discretionary(self, case_id: str, actor: Actor) -> DiscretionaryOptions:
         return await self._query(case_id, CaseWorkflow.discretionary, actor)

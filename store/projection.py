@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.db import Database
-from store.tables import CaseRow, DelegationPrincipalRow, DelegationRow, ParticipationRow
+from store.tables import AuditRow, CaseRow, DelegationPrincipalRow, DelegationRow, ParticipationRow
 from workflows.engine.projection import CaseChange, CaseDoc, DelegationDoc
 
 CANDIDATE = "candidate"
@@ -65,12 +65,16 @@ async def write(db: Database, doc: CaseDoc) -> bool:
 async def write_change(db: Database, change: CaseChange) -> Outcome:
     async with db.session() as session:
         outcome = await _claim_case_row(db, session, change)
-        if outcome != "written":
+        if outcome == "written":
+            await _write_rows(db, session, change)
+        elif not change.audit:
             await session.rollback()
             return outcome
-        await _write_rows(db, session, change)
+        # Audit entries are recorded facts, each written once by its number, whatever the
+        # case row's outcome: a stale or early change may still bring entries not yet stored.
+        await _write_audit(db, session, change)
         await session.commit()
-    return "written"
+    return outcome
 
 
 async def stored_versions(db: Database, case_ids: list[str]) -> dict[str, int]:
@@ -144,6 +148,19 @@ async def _write_rows(db: Database, session: AsyncSession, change: CaseChange) -
         ]
         if parts:
             await session.execute(_insert(db)(ParticipationRow).on_conflict_do_nothing(), parts)
+
+
+async def _write_audit(db: Database, session: AsyncSession, change: CaseChange) -> None:
+    if not change.audit:
+        return
+    case_id = change.doc.case_id
+    rows = [
+        {"case_id": case_id, "seq": a.seq, "at": a.at, "user": a.user, "action": a.action[:100], "item_id": a.item_id,
+         "detail": a.detail, "event": a.event,
+         "transition": a.event.get("transition") if a.event and a.event.get("kind") == "ItemTransitioned" else None}
+        for a in change.audit
+    ]
+    await session.execute(_insert(db)(AuditRow).on_conflict_do_nothing(), rows)
 
 
 _UPSERTS: dict[bool, Any] = {}

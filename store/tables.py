@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, false
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -196,6 +196,25 @@ class ParticipationRow(Base):
     kind: Mapped[str] = mapped_column(String(20), primary_key=True)
     case_number: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[str] = mapped_column(String(200), ForeignKey("cases.case_id", ondelete="CASCADE"), primary_key=True)
+
+
+class AuditRow(Base):
+    """The audit trail: every entry a case recorded, numbered within it. Written with each
+    change (store/projection.py), each entry once; the workflow keeps only a tail."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_transition", "case_id", "transition"),)
+
+    case_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    user: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100))
+    item_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    detail: Mapped[str] = mapped_column(Text)
+    # the CMMN transition of an ItemTransitioned event (the IBM face's task dates)
+    transition: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    event: Mapped[dict[str, Any] | None] = mapped_column(JsonDict, nullable=True)
 
 
 class BalancedCounterRow(Base):

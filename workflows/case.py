@@ -40,8 +40,15 @@ with workflow.unsafe.imports_passed_through():
 # Answers kept for repeated update ids, carried across continue-as-new (Temporal itself
 # deduplicates update ids only within one run).
 IDEMPOTENCY_WINDOW = 256
-# The audit trail kept in the workflow; older entries are counted, not kept.
+# The audit trail kept in the workflow; older entries are counted, not kept. Runs that write
+# the read model from recorded state keep a short tail (the read model has every entry), and
+# hold on to entries not yet confirmed written up to a hard limit; older runs keep more.
 AUDIT_LIMIT = 5000
+AUDIT_TAIL = 100
+AUDIT_HARD_LIMIT = 1000
+# Audit entries per change (an update's answer, one projection activity), so neither grows
+# with a backlog (a run continued from an older one carries up to AUDIT_LIMIT unwritten).
+AUDIT_PER_CHANGE = 200
 # How long the case leaves a change it handed to a gateway (in an update's answer) for that
 # gateway to write, before writing it itself in case the gateway died first. Changes no
 # gateway saw (timers, signals, process tasks, sub-cases) are written at once.
@@ -67,8 +74,10 @@ class CaseInput(BaseModel):
     audit: list[AuditEntry] = Field(default_factory=list)
     audit_dropped: int = 0
     recent: list[tuple[str, "ActionResult"]] = Field(default_factory=list)
-    # the version the read model is known to hold (its projection activity returned)
+    # the version the read model is known to hold (its projection activity returned), and
+    # the number of audit entries it is known to hold
     projected: int = 0
+    audit_projected: int = 0
     # knobs: continue as new after this many history events (tests force it low);
     # search attributes off where the server has none (the time-skipping test server)
     continue_as_new_after: int | None = None
@@ -95,6 +104,11 @@ class ActionResult(BaseModel):
     # the rows this answer's state changed, for the gateway to write into the read model
     # (only in the first answer: the idempotency window keeps answers without it)
     change: projection.CaseChange | None = None
+
+
+class AuditTail(BaseModel):
+    first_seq: int
+    entries: list[AuditEntry]
 
 
 class CaseOutcome(BaseModel):
@@ -135,6 +149,8 @@ class CaseWorkflow:
         # the newest version whose change was handed out (to a gateway or the activity)
         self._handed_out = inp.projected
         self._tracker = projection.ChangeTracker()
+        self._audit_projected = inp.audit_projected
+        self._audit_handed = inp.audit_projected
         self._picking: set[str] = set()
         if inp.state is not None:
             self._state = inp.state
@@ -186,7 +202,7 @@ class CaseWorkflow:
         await workflow.wait_condition(lambda: not self._cancelling and workflow.all_handlers_finished())
         await self._catch_up()
         if self._after_record:
-            await workflow.wait_condition(lambda: self._projected >= self._state.version)
+            await workflow.wait_condition(lambda: not self._unwritten())
         if self._state.parent is not None:
             await self._notify_parent()
         return CaseOutcome(case_id=self._state.case_id, state=self._state.plan.state.value, data=self._state.data)
@@ -230,8 +246,29 @@ class CaseWorkflow:
     def _hand_out(self) -> projection.CaseChange:
         """The change since the last one handed out: what an update's answer carries."""
         change = self._tracker.change_since(self._handed_out, self._state)
+        change.audit = self._audit_since(self._audit_handed)
         self._handed_out = max(self._handed_out, self._state.version)
+        self._audit_handed = self._audit_after(change.audit, self._audit_handed)
         return change
+
+    @property
+    def _audit_total(self) -> int:
+        return self._audit_dropped + len(self._audit)
+
+    def _audit_since(self, seq: int) -> list[projection.AuditDoc]:
+        start = max(seq - self._audit_dropped, 0)
+        return projection.audit_docs(self._audit[start:start + AUDIT_PER_CHANGE], self._audit_dropped + start)
+
+    @staticmethod
+    def _audit_after(docs: list[projection.AuditDoc], seq: int) -> int:
+        """The number of entries covered once `docs` are written."""
+        return max(seq, docs[-1].seq + 1) if docs else seq
+
+    def _unwritten(self) -> bool:
+        return self._state.version > self._projected or self._audit_total > self._audit_projected
+
+    def _all_handed_out(self) -> bool:
+        return self._state.version <= self._handed_out and self._audit_total <= self._audit_handed
 
     async def _project_recorded(self) -> None:
         """Write the read model from recorded state only: an activity runs only once the
@@ -243,23 +280,28 @@ class CaseWorkflow:
         and the last state of a closing case, go at once.
         """
         while True:
-            await workflow.wait_condition(lambda: self._state.version > self._projected)
-            if self._state.version <= self._handed_out and not self._state.closed:
+            await workflow.wait_condition(self._unwritten)
+            if self._all_handed_out() and not self._state.closed:
                 try:
                     await workflow.wait_condition(
-                        lambda: self._state.version > self._handed_out or self._state.closed, timeout=GATEWAY_GRACE
+                        lambda: not self._all_handed_out() or self._state.closed, timeout=GATEWAY_GRACE
                     )
                 except asyncio.TimeoutError:
                     pass
             version = self._state.version
             change = self._tracker.change_since(self._projected, self._state)
+            change.audit = self._audit_since(self._audit_projected)
+            entries = self._audit_after(change.audit, self._audit_projected)
             self._handed_out = max(self._handed_out, version)
+            self._audit_handed = max(self._audit_handed, entries)
             outcome = await workflow.execute_activity(
                 "project_change", change, result_type=str,
                 start_to_close_timeout=timedelta(seconds=30), retry_policy=PROJECTION_RETRY,
             )
             # a gap: the store lost what it held (restored from a backup); write it whole
             self._projected = 0 if outcome == "gap" else max(self._projected, version)
+            self._audit_projected = max(self._audit_projected, entries)
+            self._trim_audit()
 
     async def _pick_balanced(self) -> None:
         """BALANCED tasks take the next user of their pool from a counter kept across cases."""
@@ -298,6 +340,7 @@ class CaseWorkflow:
             case_id=self._state.case_id, case_number=self._state.case_number, state=self._state, audit=self._audit,
             audit_dropped=self._audit_dropped, recent=list(self._recent.items()),
             projected=self._projected if self._after_record else 0,
+            audit_projected=self._audit_projected if self._after_record else 0,
             continue_as_new_after=self._input.continue_as_new_after, search_attributes=self._input.search_attributes,
         )
 
@@ -339,7 +382,18 @@ class CaseWorkflow:
 
     def _record(self, events: list[AuditEntry]) -> None:
         self._audit.extend(events)
-        overflow = len(self._audit) - AUDIT_LIMIT
+        self._trim_audit()
+
+    def _trim_audit(self) -> None:
+        if len(self._audit) <= AUDIT_TAIL:
+            return  # also keeps `patched` out of the first decision in __init__
+        if self._after_record:
+            # keep what the read model may not have yet, up to the hard limit
+            unconfirmed = self._audit_total - self._audit_projected
+            keep = min(max(AUDIT_TAIL, unconfirmed), AUDIT_HARD_LIMIT)
+        else:
+            keep = AUDIT_LIMIT
+        overflow = len(self._audit) - keep
         if overflow > 0:
             del self._audit[:overflow]
             self._audit_dropped += overflow
@@ -496,6 +550,12 @@ class CaseWorkflow:
     @workflow.query
     def history(self, actor: Actor) -> list[AuditEntry] | None:
         return list(self._audit) if self._visible(actor) else None
+
+    @workflow.query
+    def audit_tail(self, actor: Actor) -> AuditTail | None:
+        """The entries the workflow still holds, numbered from `first_seq`: the newest part of
+        the audit trail, which the read model may not have yet (it has everything older)."""
+        return AuditTail(first_seq=self._audit_dropped, entries=list(self._audit)) if self._visible(actor) else None
 
     @workflow.query
     def tasks(self, actor: Actor) -> list[views.TaskView] | None:

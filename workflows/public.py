@@ -4,7 +4,7 @@ workflow exists (start inputs, who may start, whether a ProcessMaker start would
 engine's pure `start`), the principals lists match, and who sees every case."""
 
 from workflows.actor import Actor
-from workflows.case import ActionRequest, ActionResult, CaseInput, CaseWorkflow
+from workflows.case import ActionRequest, ActionResult, AuditTail, CaseInput, CaseWorkflow
 from workflows.definition import (
     ITEM_TYPES, CaseTask, Definition, HumanTask, load_document, parse_definition, validate_definition, walk,
 )
@@ -26,7 +26,7 @@ from workflows.engine.views import (
 )
 
 __all__ = [
-    "ITEM_TYPES", "Actor", "ActionRequest", "ActionResult", "CaseInput", "CaseWorkflow", "Definition", "CaseTask",
+    "ITEM_TYPES", "Actor", "ActionRequest", "ActionResult", "AuditTail", "CaseInput", "CaseWorkflow", "Definition", "CaseTask",
     "HumanTask", "load_document", "parse_definition", "validate_definition", "walk", "may_start", "sees_all",
     "Assign", "CancelCase", "Claim", "Complete", "Delegate", "DeleteCase", "MergeFile", "Pause", "Plan", "Reassign",
     "Revoke", "RunTrigger", "Save", "TeamAdd", "TeamRemove", "Transition", "Unpause", "Validate", "check_start",

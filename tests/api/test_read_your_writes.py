@@ -10,6 +10,7 @@ projection activity then writes the change.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -27,7 +28,7 @@ from settings import Settings
 from tests.api.conftest import HERE, USERS, Gateway, user_id, write_directory
 from tests.support.postgres import PostgresCluster
 from worker import build_worker
-from workflows.case import GATEWAY_GRACE, ActionRequest, ActionResult, CaseWorkflow
+from workflows.case import AUDIT_TAIL, GATEWAY_GRACE, ActionRequest, ActionResult, AuditTail, CaseWorkflow
 from workflows.public import Actor, Claim, Revoke
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -194,3 +195,33 @@ async def test_a_retried_case_file_change_gets_its_first_answer(pair: Pair) -> N
 async def test_a_mangled_token_is_ignored(pair: Pair) -> None:
     resp = await pair.a.call("GET", "/tasks", "rev1", headers={consistency.HEADER: "not a token!, ###"})
     assert resp.status_code == 200 and resp.headers[consistency.STATUS_HEADER] == consistency.REACHED
+
+
+async def test_the_audit_trail_is_complete_in_pages_while_the_case_keeps_a_short_tail(pair: Pair) -> None:
+    case = await pair.a.start()
+    cid = case["caseInstanceId"]
+    n = AUDIT_TAIL + 60
+    for i in range(n):
+        r = await (pair.a if i % 2 else pair.b).call("PUT", f"/cases/{cid}/casefile", "author", json={f"k{i}": i})
+        assert r.status_code == 200, r.text
+    handle = pair.temporal.get_workflow_handle(cid)
+    author = Actor(user_id=user_id("author"), username="author", groups=["authors"], permissions=["PM_CASES"])
+    # once the case's own projection has confirmed them, the workflow drops older entries
+    for _ in range(100):
+        tail = await handle.query(CaseWorkflow.audit_tail, author, result_type=AuditTail)
+        if tail.first_seq > 0:
+            break
+        await asyncio.sleep(0.2)
+    assert tail.first_seq > 0 and len(tail.entries) <= AUDIT_TAIL
+    whole = (await pair.b.call("GET", f"/cases/{cid}/history", "author")).json()
+    merges = [h["detail"] for h in whole if h["action"] == "casefile"]
+    assert merges == [f"changed: k{i}" for i in range(n)]  # every one, once, in order
+    assert len(whole) == tail.first_seq + len(tail.entries)
+    assert all(h["event"] is not None for h in whole)
+    paged = []
+    for offset in range(0, len(whole), 37):
+        page = await pair.a.call("GET", f"/cases/{cid}/history", "author", params={"offset": offset, "numberOfResults": 37})
+        paged += page.json()
+    assert paged == whole
+    assert (await pair.a.call("GET", f"/cases/{cid}/history", "outsider")).status_code == 404
+    assert (await pair.a.call("GET", f"/cases/{cid}/history", "author", params={"numberOfResults": 0})).status_code == 422

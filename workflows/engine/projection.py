@@ -21,7 +21,7 @@ from workflows.engine import access, status
 from workflows.engine.access import role_principals
 from workflows.engine.lifecycle import DefIndex
 from workflows.engine.principals import group, user
-from workflows.engine.state import TERMINAL, CaseState, ItemState, PlanItemState
+from workflows.engine.state import TERMINAL, AuditEntry, CaseState, ItemState, PlanItemState
 
 # Participation kinds: how a principal belongs to a case.
 OWNER = "owner"  # a case owner: sees every task of the case
@@ -188,6 +188,28 @@ def project(state: CaseState) -> CaseDoc:
     )
 
 
+class AuditDoc(BaseModel):
+    """One entry of the audit trail, numbered within its case (`seq`, from 0): the read model
+    keeps them all, the workflow only a bounded tail."""
+
+    seq: int
+    at: datetime
+    user: str
+    action: str
+    item_id: str | None = None
+    detail: str = ""
+    # the typed event (engine.events), as JSON; None for entries recorded before events
+    event: dict[str, Any] | None = None
+
+
+def audit_docs(entries: list[AuditEntry], first_seq: int) -> list[AuditDoc]:
+    return [
+        AuditDoc(seq=first_seq + i, at=e.at, user=e.user, action=e.action, item_id=e.planItemId, detail=e.detail,
+                 event=e.event.model_dump(mode="json") if e.event is not None else None)
+        for i, e in enumerate(entries)
+    ]
+
+
 class CaseChange(BaseModel):
     """What one write brings the read model: the case at `doc.version`, and of its rows those
     that changed after version `base`.
@@ -204,6 +226,9 @@ class CaseChange(BaseModel):
     participations: list[ParticipationDoc] | None = None
     # every del_index of the case, when a row may have left it (rows missing here are closed)
     present: list[int] | None = None
+    # audit entries recorded since the last change handed out: facts, written whatever the
+    # case row's outcome (each once, by its number)
+    audit: list[AuditDoc] = Field(default_factory=list)
 
 
 class ChangeTracker:
