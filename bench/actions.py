@@ -6,6 +6,9 @@ own in this process. The two are measured interleaved (one of each per round), s
 neighbour slows both alike, and the figure to quote is their ratio.
 
     .venv/bin/python bench/actions.py [--rounds 300]
+
+Throughput under concurrency is bench/throughput.py; the read model's lag and what a list
+pays to see the caller's own action, bench/freshness.py.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bare_workflow import BareWorkflow  # noqa: E402
-from bench.common import gateway_and_worker, percentile  # noqa: E402
+from bench.common import case_at_approve, gateway_and_worker, percentile, token  # noqa: E402
 from tests.support.processes import start_dev_env  # noqa: E402
 
 
@@ -37,18 +40,8 @@ async def main(rounds: int) -> None:
     stack = gateway_and_worker(env.client.service_client.config.target_host, data, {"CASEWORK_TASK_QUEUE": "bench-cases"})
     try:
         async with stack as url, Worker(env.client, task_queue="bench-bare", workflows=[BareWorkflow]), httpx.AsyncClient(base_url=url, timeout=60) as http:
-            async def token(user: str) -> dict[str, str]:
-                r = await http.post("/oauth2/token", data={"grant_type": "password", "username": user, "password": f"{user}-demo"})
-                r.raise_for_status()
-                return {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-            alice, bob = await token("alice"), await token("bob")
-            inputs = {"traveller": "alice", "destination": "Oslo", "amount": 2500, "ledger_url": "http://127.0.0.1:9"}
-            case = (await http.post("/cases", json={"definition": "travel-request", "inputs": inputs}, headers=alice)).json()
-            task = f"{case['caseInstanceId']}.submit"
-            r = await http.post(f"/tasks/{task}/complete", json={"justification": "bench"}, headers=alice)
-            r.raise_for_status()
-            approve = f"{case['caseInstanceId']}.approve"
+            alice, bob = await token(http, "alice"), await token(http, "bob")
+            approve = await case_at_approve(http, alice)
             bare = await env.client.start_workflow(BareWorkflow.run, id=f"bare-{uuid.uuid4().hex}", task_queue="bench-bare")
 
             gateway_ms: list[float] = []

@@ -1,4 +1,9 @@
-"""The baseline of bench/actions.py: an update whose handler does nothing but answer."""
+"""The raw-Temporal baselines of the benchmarks: an update whose handler does nothing but answer
+(bench/actions.py, bench/throughput.py, bench/freshness.py), a start (bench/throughput.py), and
+a signal whose workflow then runs one activity that does nothing (bench/freshness.py: the floor
+of "a change no gateway saw reaches a store outside Temporal")."""
+
+from datetime import timedelta
 
 from temporalio import workflow
 
@@ -7,11 +12,22 @@ from temporalio import workflow
 class BareWorkflow:
     def __init__(self) -> None:
         self.done = False
+        self.pokes: list[int] = []
 
     @workflow.run
     async def run(self) -> None:
-        await workflow.wait_condition(lambda: self.done)
+        while True:
+            await workflow.wait_condition(lambda: self.done or bool(self.pokes))
+            if self.done:
+                return
+            n = self.pokes.pop(0)
+            # The activity is registered by the benchmark that sends `poke` (bench/freshness.py).
+            await workflow.execute_activity("bare_noted", n, start_to_close_timeout=timedelta(seconds=30))
 
     @workflow.update
     async def touch(self, n: int) -> int:
         return n
+
+    @workflow.signal
+    def poke(self, n: int) -> None:
+        self.pokes.append(n)
