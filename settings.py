@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     # caller's token (Casework-Consistency) and recent actions name, before answering what
     # it has and saying so (Casework-Consistency-Status: behind).
     consistency_wait_seconds: float = Field(default=5.0, ge=0, le=60)
+    # How large a case may grow (its state as Temporal carries it, without its definition):
+    # a change past it is refused with 413. New cases take the value at their start. It must
+    # stay well under Temporal's 2 MB payload limit, since answers and continue-as-new inputs
+    # are built from the state; request bodies over it are refused at the gateway.
+    max_case_bytes: int = Field(default=512_000, ge=16_000, le=1_000_000)
     # Lifetime of tokens issued by the local token endpoint.
     token_ttl_seconds: int = Field(default=3600, ge=60)
     # The ProcessMaker face: its one workspace (`/api/1.0/{workspace}/...`), the OAuth2

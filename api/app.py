@@ -19,6 +19,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api import ibm, native
 from api.consistency import ActionHeaders
+from api.limits import BodyLimit
 from api.processmaker import cases as pm_cases
 from api.processmaker import lists as pm_lists
 from api.processmaker import token as pm_token
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     app.add_middleware(ActionHeaders)
+    app.add_middleware(BodyLimit, max_case_bytes=settings.max_case_bytes, problem=problem)
     app.include_router(token_router)
     app.include_router(native.router)
     app.include_router(ibm.router)

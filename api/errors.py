@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 TITLES = {
     400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-    409: "Conflict", 422: "Unprocessable Content", 429: "Too Many Requests", 500: "Internal Server Error",
+    409: "Conflict", 413: "Content Too Large", 422: "Unprocessable Content", 429: "Too Many Requests", 500: "Internal Server Error",
     502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
 }
 
@@ -57,6 +57,10 @@ def forbidden(detail: str) -> ApiError:
 
 def conflict(detail: str) -> ApiError:
     return ApiError(409, "Conflict", detail)
+
+
+def too_large(detail: str) -> ApiError:
+    return ApiError(413, "Content Too Large", detail)
 
 
 def unprocessable(detail: str, errors: list[dict[str, Any]] | None = None) -> ApiError:

@@ -8,6 +8,7 @@ about what a request means is made here or in the engine.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import consistency
-from api.errors import ApiError, bad_request, conflict, forbidden, not_found, title, unprocessable
+from api.errors import ApiError, bad_request, conflict, forbidden, not_found, title, too_large, unprocessable
 from settings import Settings
 from store import audit, case_numbers, definitions, projection
 from store.db import Database
@@ -68,7 +69,7 @@ FINAL_RPC_STATUSES = frozenset({
     RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.FAILED_PRECONDITION, RPCStatusCode.PERMISSION_DENIED,
     RPCStatusCode.UNAUTHENTICATED, RPCStatusCode.UNIMPLEMENTED, RPCStatusCode.OUT_OF_RANGE, RPCStatusCode.ALREADY_EXISTS,
 })
-_STATUS = {"NotFound": 404, "Forbidden": 403, "Conflict": 409, "Invalid": 422, "BadRequest": 400}
+_STATUS = {"NotFound": 404, "Forbidden": 403, "Conflict": 409, "Invalid": 422, "BadRequest": 400, "TooLarge": 413}
 T = TypeVar("T")
 
 
@@ -201,6 +202,9 @@ class CaseService:
         problems = check_start(definition, inputs, team)
         if problems:
             raise unprocessable("the case cannot start with these inputs", problems)
+        size = len(json.dumps(inputs, default=str))
+        if size > self.settings.max_case_bytes:
+            raise too_large(f"the inputs take {size} bytes; a case may hold at most {self.settings.max_case_bytes} bytes (CASEWORK_MAX_CASE_BYTES)")
         chosen = case_id is not None
         derived = not chosen and idempotency_key is not None
         if case_id is None:
@@ -210,7 +214,7 @@ class CaseService:
         title = definition.render_title({**inputs, "caseNumber": number, "caseId": case_id})
         case_input = CaseInput(
             case_id=case_id, case_number=number, definition=definition, actor=actor, inputs=inputs, team=team,
-            start_task=start_task, start_user=start_user,
+            start_task=start_task, start_user=start_user, max_bytes=self.settings.max_case_bytes,
         )
         start_options: dict[str, Any] = dict(
             id=case_id, task_queue=self.settings.task_queue, id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

@@ -33,9 +33,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.engine.lifecycle import DefIndex
     from workflows.engine.decide import Decision, check_start, decide, start
-    from workflows.engine.errors import INTERNAL, DomainError
+    from workflows.engine.errors import INTERNAL, DomainError, TooLarge
     from workflows.engine.events import CommandRejected, audit_action, transition_of
     from workflows.engine.state import AuditEntry, CaseState, ItemState, ParentRef, TeamMember
+    from workflows.engine.budget import state_bytes, too_large_outcome
 
 # Answers kept for repeated update ids, carried across continue-as-new (Temporal itself
 # deduplicates update ids only within one run).
@@ -53,6 +54,12 @@ AUDIT_PER_CHANGE = 200
 # gateway to write, before writing it itself in case the gateway died first. Changes no
 # gateway saw (timers, signals, process tasks, sub-cases) are written at once.
 GATEWAY_GRACE = timedelta(seconds=2)
+# A case's budget unless its start says otherwise (settings.max_case_bytes). Temporal refuses
+# a payload over 2 MB; the state, its audit tail, its idempotency window and the answers and
+# changes built from it must all stay under that, however long the case lives.
+DEFAULT_MAX_CASE_BYTES = 512_000
+# The idempotency window in bytes: older answers go first past it (and past IDEMPOTENCY_WINDOW).
+IDEMPOTENCY_WINDOW_BYTES = 128_000
 # Projections and BALANCED picks retry until the database is back: nothing is lost.
 PROJECTION_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=10))
 HTTP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30), maximum_attempts=5)
@@ -78,6 +85,9 @@ class CaseInput(BaseModel):
     # the number of audit entries it is known to hold
     projected: int = 0
     audit_projected: int = 0
+    # what the case's state may weigh, serialized without its definition (the gateway passes
+    # CASEWORK_MAX_CASE_BYTES at start; carried across continue-as-new)
+    max_bytes: int = DEFAULT_MAX_CASE_BYTES
     # knobs: continue as new after this many history events (tests force it low);
     # search attributes off where the server has none (the time-skipping test server)
     continue_as_new_after: int | None = None
@@ -136,6 +146,7 @@ class CaseWorkflow:
         self._audit: list[AuditEntry] = list(inp.audit)
         self._audit_dropped = inp.audit_dropped
         self._recent: OrderedDict[str, ActionResult] = OrderedDict(inp.recent)
+        self._recent_bytes: dict[str, int] = {k: len(v.model_dump_json()) for k, v in inp.recent}
         self._running: set[tuple[str, int]] = set()
         # sub-cases being asked to stop; a request dies with its sender, so the case waits
         self._cancelling: set[str] = set()
@@ -152,6 +163,7 @@ class CaseWorkflow:
         self._audit_projected = inp.audit_projected
         self._audit_handed = inp.audit_projected
         self._picking: set[str] = set()
+        self._sized: tuple[CaseState, int] | None = None
         if inp.state is not None:
             self._state = inp.state
             return
@@ -340,7 +352,7 @@ class CaseWorkflow:
             case_id=self._state.case_id, case_number=self._state.case_number, state=self._state, audit=self._audit,
             audit_dropped=self._audit_dropped, recent=list(self._recent.items()),
             projected=self._projected if self._after_record else 0,
-            audit_projected=self._audit_projected if self._after_record else 0,
+            audit_projected=self._audit_projected if self._after_record else 0, max_bytes=self._input.max_bytes,
             continue_as_new_after=self._input.continue_as_new_after, search_attributes=self._input.search_attributes,
         )
 
@@ -348,9 +360,29 @@ class CaseWorkflow:
 
     def _decide(self, cmd: Any) -> Decision:
         try:
-            return decide(self._state, cmd, workflow.now())
+            return self._within_budget(decide(self._state, cmd, workflow.now()))
         except Exception as exc:
             raise _to_application_error(exc) from None
+
+    def _within_budget(self, decision: Decision) -> Decision:
+        """Refuse a change that would take the case past its byte budget, before anything
+        changes. A case already over it (the budget was lowered) may still shrink or stay."""
+        if decision.state is self._state:
+            return decision
+        size = state_bytes(decision.state)
+        if size > self._input.max_bytes and size > self._size():
+            raise TooLarge(
+                f"this change would take the case to {size} bytes; a case may hold at most {self._input.max_bytes} bytes "
+                "(CASEWORK_MAX_CASE_BYTES)",
+                [{"field": "body", "message": f"the case would hold {size} bytes, over its budget of {self._input.max_bytes}"}],
+            )
+        self._sized = (decision.state, size)
+        return decision
+
+    def _size(self) -> int:
+        if self._sized is None or self._sized[0] is not self._state:
+            self._sized = (self._state, state_bytes(self._state))
+        return self._sized[1]
 
     def _adopt(self, decision: Decision) -> None:
         self._state = decision.state
@@ -399,9 +431,20 @@ class CaseWorkflow:
             self._audit_dropped += overflow
 
     def _feed(self, cmd: Any) -> None:
-        """Commands from the shell itself and from signals: a refusal is recorded, never raised."""
+        """Commands from the shell itself and from signals: a refusal is recorded, never raised.
+        An effect's outcome too large for the case fails the effect instead, so its item does
+        not wait for ever."""
         try:
-            self._adopt(decide(self._state, cmd, workflow.now()))
+            self._adopt(self._within_budget(decide(self._state, cmd, workflow.now())))
+        except TooLarge as exc:
+            failed = too_large_outcome(cmd, exc.message)
+            if failed is not None:
+                self._feed(failed)
+                return
+            err = _to_application_error(exc)
+            event = CommandRejected(command=cmd.kind, error=f"{err.type}: {err.message}")
+            self._record([AuditEntry(at=workflow.now(), user=cmd.actor.user_id, action=audit_action(event),
+                                     planItemId=getattr(cmd, "item_id", None), detail=event.error, event=event)])
         except Exception as exc:
             err = _to_application_error(exc)
             event = CommandRejected(command=cmd.kind, error=f"{err.type}: {err.message}")
@@ -433,12 +476,24 @@ class CaseWorkflow:
                 await self._run_trigger(cmd.name, decision.trigger_call)
             await self._catch_up()
         result = self._result(cmd, decision, valid, errors)
-        self._recent[key] = result
-        while len(self._recent) > IDEMPOTENCY_WINDOW:
-            self._recent.popitem(last=False)
+        self._remember(key, result)
         if self._after_record and cmd.kind != "validate":
             return result.model_copy(update={"change": self._hand_out()})
         return result
+
+    def _remember(self, key: str, result: ActionResult) -> None:
+        """Keep the answer for a retry of its key, within the window's count and bytes. An
+        answer too large for the window (a big case file) is kept without what made it large:
+        a retry of it gets the action's outcome and the case as it is by then."""
+        size = len(result.model_dump_json())
+        if size > IDEMPOTENCY_WINDOW_BYTES // 16:
+            result = result.model_copy(update={"file": None, "task": None, "item": None})
+            size = len(result.model_dump_json())
+        self._recent[key] = result
+        self._recent_bytes[key] = size
+        while len(self._recent) > IDEMPOTENCY_WINDOW or sum(self._recent_bytes.values()) > IDEMPOTENCY_WINDOW_BYTES:
+            old, _ = self._recent.popitem(last=False)
+            self._recent_bytes.pop(old, None)
 
     @act.validator
     def _validate_act(self, req: ActionRequest) -> None:
@@ -458,6 +513,8 @@ class CaseWorkflow:
     async def opened(self) -> ActionResult:
         """A new case's first answer (sent with its start): its number, title and version,
         and its whole first state for the gateway to write, so it is listed at once."""
+        if self._start_error is not None:
+            raise self._start_error
         await self._catch_up()
         change = self._hand_out() if self._after_record else None
         return ActionResult(caseId=self._state.case_id, caseVersion=self._state.version, caseState=self._state.plan.state.value, change=change)
@@ -623,7 +680,7 @@ class CaseWorkflow:
                     for m in self._state.team if m.userId != self._state.created_by
                 ],
                 parent=ParentRef(case_id=self._state.case_id, item_id=item_id),
-                search_attributes=self._input.search_attributes,
+                search_attributes=self._input.search_attributes, max_bytes=self._input.max_bytes,
             )
             await workflow.start_child_workflow(
                 CaseWorkflow.run, child_input, id=effect["case_id"],

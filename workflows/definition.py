@@ -362,7 +362,72 @@ class Problem(BaseModel):
         return f"{self.path}: {self.message}"
 
 
+# Budgets that keep a case's workflow tasks small and fast (CEL evaluation cannot be
+# interrupted once it runs, and the library has no cost limit of its own): expressions are
+# short, and comprehensions are not nested, so one costs at most the size of the lists it
+# walks, which the case's byte budget bounds. A definition is bounded in items and depth.
+MAX_EXPRESSION_CHARS = 1000
+MAX_COMPREHENSION_DEPTH = 1
+MAX_ITEMS = 500
+MAX_STAGE_DEPTH = 10
+# every case carries its definition through Temporal (its start and continue-as-new inputs)
+MAX_DEFINITION_BYTES = 256_000
+_MACROS = frozenset({"map", "filter", "all", "exists", "exists_one"})
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def comprehension_depth(expr: str) -> int:
+    """How deeply CEL's comprehension macros (`.map(`, `.filter(`, `.all(`, ...) nest inside
+    one another's arguments; string literals are skipped."""
+    depth = deepest = 0
+    stack: list[bool] = []  # one entry per open parenthesis: is it a macro's?
+    i, n = 0, len(expr)
+    while i < n:
+        ch = expr[i]
+        if ch in "\"'":
+            quote = expr[i:i + 3] if expr[i:i + 3] in ('"""', "'''") else ch
+            i += len(quote)
+            while i < n and expr[i:i + len(quote)] != quote:
+                i += 2 if expr[i] == "\\" else 1
+            i += len(quote)
+            continue
+        match = _IDENT.match(expr, i) if (ch.isalpha() or ch == "_") else None
+        if match:
+            name, end = match.group(), match.end()
+            j = end
+            while j < n and expr[j].isspace():
+                j += 1
+            k = i - 1
+            while k >= 0 and expr[k].isspace():
+                k -= 1
+            if name in _MACROS and j < n and expr[j] == "(" and k >= 0 and expr[k] == ".":
+                depth += 1
+                deepest = max(deepest, depth)
+                stack.append(True)
+                i = j + 1
+                continue
+            i = end
+            continue
+        if ch == "(":
+            stack.append(False)
+        elif ch == ")" and stack:
+            if stack.pop():
+                depth -= 1
+        i += 1
+    return deepest
+
+
 def _check_cel(expr: str, path: str, problems: list[Problem]) -> None:
+    if len(expr) > MAX_EXPRESSION_CHARS:
+        problems.append(Problem(path=path, message=f"expression of {len(expr)} characters; at most {MAX_EXPRESSION_CHARS}"))
+        return
+    depth = comprehension_depth(expr)
+    if depth > MAX_COMPREHENSION_DEPTH:
+        problems.append(Problem(
+            path=path,
+            message=f"comprehensions (map, filter, all, exists, exists_one) nested {depth} deep; at most {MAX_COMPREHENSION_DEPTH}",
+        ))
+        return
     try:
         cel.compile(expr)
     except Exception as exc:  # the library reports syntax errors as ValueError
@@ -374,6 +439,16 @@ def validate_definition(definition: Definition, known_definitions: set[str] | No
     """Every problem of meaning, each named by its path. Empty means deployable."""
     problems: list[Problem] = []
     entries = walk(definition.plan)
+    if len(entries) > MAX_ITEMS:
+        problems.append(Problem(path="plan", message=f"{len(entries)} plan items; at most {MAX_ITEMS}"))
+    size = len(definition.model_dump_json())
+    if size > MAX_DEFINITION_BYTES:
+        problems.append(Problem(path="", message=f"the definition takes {size} bytes; at most {MAX_DEFINITION_BYTES}"))
+    for path, _, _ in entries:
+        depth = path.count(".items[")
+        if depth > MAX_STAGE_DEPTH:
+            problems.append(Problem(path=path, message=f"nested {depth} stages deep; at most {MAX_STAGE_DEPTH}"))
+            break
     by_id: dict[str, Any] = {}
     for path, item, _ in entries:
         if item.id == ROOT_ID:

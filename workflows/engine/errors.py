@@ -33,6 +33,12 @@ class Conflict(DomainError):
     kind = "Conflict"
 
 
+class TooLarge(DomainError):
+    """The change would take the case past its byte budget (Temporal's payload limits)."""
+
+    kind = "TooLarge"
+
+
 class Invalid(DomainError):
     """The request's content is wrong (missing required output, unknown role)."""
 

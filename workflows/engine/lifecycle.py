@@ -48,6 +48,10 @@ from workflows.engine.state import (
 MAX_PASSES = 500
 
 
+# The audit text of one entry, in characters (the typed event keeps the facts).
+AUDIT_DETAIL_MAX = 500
+
+
 @dataclass
 class DefIndex:
     """The definition looked up by item id: the model, and the stage that holds it."""
@@ -108,6 +112,8 @@ class Ctx:
 
     def log(self, event: Any, item_id: str | None = None, detail: str = "", user: str | None = None) -> None:
         """Record what happened: the typed event, and the audit text for people beside it."""
+        if len(detail) > AUDIT_DETAIL_MAX:  # a `set` of large values must not bloat the trail
+            detail = detail[:AUDIT_DETAIL_MAX - 1] + "…"
         self.events.append(
             AuditEntry(at=self.at, user=user or self.actor.user_id, action=ev.audit_action(event), planItemId=item_id,
                        detail=detail, event=event)
