@@ -164,6 +164,7 @@ class CaseWorkflow:
         self._audit_handed = inp.audit_projected
         self._picking: set[str] = set()
         self._sized: tuple[CaseState, int] | None = None
+        self._projecting = False
         if inp.state is not None:
             self._state = inp.state
             return
@@ -229,8 +230,9 @@ class CaseWorkflow:
         return workflow.patched("projection-after-record")
 
     def _quiet(self) -> bool:
-        """Nothing in flight that a new run would lose: effects, picks and cancel requests."""
-        return not self._running and not self._cancelling and not self._picking
+        """Nothing in flight that a new run would lose: effects, picks, cancel requests, and a
+        projection being written (the new run would write it again, but from scratch)."""
+        return not self._running and not self._cancelling and not self._picking and not self._projecting
 
     # ------------------------------------------------------------------ the read model
 
@@ -306,10 +308,14 @@ class CaseWorkflow:
             entries = self._audit_after(change.audit, self._audit_projected)
             self._handed_out = max(self._handed_out, version)
             self._audit_handed = max(self._audit_handed, entries)
-            outcome = await workflow.execute_activity(
-                "project_change", change, result_type=str,
-                start_to_close_timeout=timedelta(seconds=30), retry_policy=PROJECTION_RETRY,
-            )
+            self._projecting = True
+            try:
+                outcome = await workflow.execute_activity(
+                    "project_change", change, result_type=str,
+                    start_to_close_timeout=timedelta(seconds=30), retry_policy=PROJECTION_RETRY,
+                )
+            finally:
+                self._projecting = False
             # a gap: the store lost what it held (restored from a backup); write it whole
             self._projected = 0 if outcome == "gap" else max(self._projected, version)
             self._audit_projected = max(self._audit_projected, entries)

@@ -10,7 +10,8 @@ import os
 from typing import Any
 
 import pytest
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError
 
 from store import audit
 from tests.integration.conftest import Cases, load
@@ -40,6 +41,21 @@ plan:
 
 
 async def test_one_case_lives_through_tens_of_thousands_of_actions(cases: Cases) -> None:
+    retried = 0
+
+    async def act(handle: Any, cmd: Any, key: str) -> Any:
+        """As a client does: an answer that says "retry with the same key" (the update was not
+        delivered, or not answered in time) is retried with that key, a bounded number of times."""
+        nonlocal retried
+        for attempt in range(20):
+            try:
+                return await cases.act(handle, cmd, key=key)
+            except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError):
+                if attempt == 19:
+                    raise
+                retried += 1
+                await asyncio.sleep(0.2)
+
     handle = await cases.start(load(DEFINITION), ANN, continue_as_new_after=4000, max_bytes=BUDGET)
     acknowledged = 0
     too_large = 0
@@ -61,7 +77,7 @@ async def test_one_case_lives_through_tens_of_thousands_of_actions(cases: Cases)
             else:
                 cmd = Save(actor=ANN, item_id="work", output={"n": i})
             try:
-                await cases.act(latest, cmd, key=f"s{s}-{i}")
+                await act(latest, cmd, f"s{s}-{i}")
             except WorkflowUpdateFailedError as exc:
                 assert exc.cause.type == "TooLarge", exc.cause  # type: ignore[union-attr]
                 assert str(BUDGET) in str(exc.cause)
@@ -82,10 +98,12 @@ async def test_one_case_lives_through_tens_of_thousands_of_actions(cases: Cases)
     assert {k for k in view.file if k.startswith("k")} == merged
     state = await latest.query(CaseWorkflow.tasks, ANN)
     assert state[0].taskState == "Assigned"
-    # the case goes on and completes
-    await cases.act(latest, Revoke(actor=ANN, item_id="work"), key="revoke")
-    await cases.act(latest, Claim(actor=ANN, item_id="work"), key="claim-again")
-    done = await cases.act(latest, Complete(actor=ANN, item_id="work", output={"n": 1}), key="complete")
+    # the case goes on: full, it refuses what would add data, so its users make room first
+    await act(latest, Revoke(actor=ANN, item_id="work"), "revoke")
+    await act(latest, Claim(actor=ANN, item_id="work"), "claim-again")
+    room = sorted(merged)[:5]
+    await act(latest, MergeFile(actor=ANN, data={k: None for k in room}), "make-room")
+    done = await act(latest, Complete(actor=ANN, item_id="work", output={"n": 1}), "complete")
     assert done.caseState == "Completed"
     # what each run carried stayed within the budget, and the audit trail is complete in the read model
     tail = await latest.query(CaseWorkflow.audit_tail, ANN)
@@ -95,3 +113,15 @@ async def test_one_case_lives_through_tens_of_thousands_of_actions(cases: Cases)
     assert [r.seq for r in rows] == list(range(total))
     desc = await latest.describe()
     assert desc.status is not None and desc.status.name == "COMPLETED"
+    # no workflow task failed for a reason of the case's own (a bug, a payload too large):
+    # on a loaded machine a task may time out or trip the deadlock detector, and the server
+    # refuses a task that closes the run while new messages arrived (UnhandledCommand); the
+    # worker retries those at once
+    causes = []
+    for run_id in runs:
+        history = await cases.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+        causes += [e.workflow_task_failed_event_attributes.failure.message for e in history.events
+                   if e.HasField("workflow_task_failed_event_attributes")]
+    benign = ("deadlock", "timeout", "unhandledcommand")
+    assert all(any(b in c.lower() for b in benign) for c in causes), causes
+    assert retried <= SOAK_ACTIONS // 20, retried
