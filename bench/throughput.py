@@ -17,8 +17,11 @@ warm-up phase of each kind that is not counted, with a pause between phases (`--
 that one phase's tail (the case's backstop projection GATEWAY_GRACE after each change, a
 backlog of first workflow tasks) runs in neither. A phase's rate is its successful answers per
 second, counted in one-second buckets (the first second left out); the figure to quote is the
-ratio of the medians of those buckets over all phases of each kind. Each phase also reports
-the answers that were not a success, by status, and the CPU seconds each process spent.
+ratio of the medians of those buckets over all phases of each kind (also given per round).
+Each phase also reports the answers that were not a success, by status, and the CPU seconds
+each process spent (this one: its clients and its bare worker; the gateway; the worker; the
+Temporal dev server). The summary divides all of that CPU by the successful answers: other
+load on the machine disturbs that figure far less than the rates.
 
     .venv/bin/python bench/throughput.py [--only actions,starts] [--seconds 15] [--rounds 2]
                                          [--clients 50] [--start-clients 20] [--backend sqlite]
@@ -124,18 +127,34 @@ def describe(phase: Phase) -> str:
 
 
 def summary(title: str, phases: list[Phase], kinds: list[str]) -> None:
+    """The ratio of the medians of all buckets (gateway kind first), the same ratio per round
+    (each gateway phase against the baseline phases of its own round: drift in the
+    machine's load shows here), and the CPU that all processes spent per successful answer
+    (what two free cores could do, whatever else was running)."""
     log(f"\n{title}")
-    medians = {}
+    medians: dict[str, float] = {}
+    cpu_per: dict[str, float] = {}
     for kind in kinds:
         mine = [p for p in phases if p.kind == kind]
         buckets = [n for p in mine for n in p.buckets()]
         medians[kind] = statistics.median(buckets) if buckets else 0.0
+        ok = sum(len(p.ok) for p in mine)
+        cpu_per[kind] = 1000 * sum(sum(p.cpu.values()) for p in mine) / max(1, ok)
         per_phase = ", ".join(f"{statistics.median(p.buckets()):.1f}" for p in mine)
         fails = sum((p.failures() for p in mine), Counter())
-        log(f"  {kind:<22} median {medians[kind]:7.1f}/s   (per phase: {per_phase})   not ok: {dict(fails) or 0}")
+        log(f"  {kind:<24} median {medians[kind]:7.1f}/s   (per phase: {per_phase})   not ok: {dict(fails) or 0}   "
+            f"CPU of all processes per ok answer {cpu_per[kind]:6.1f} ms")
+    rounds = len(phases) // len(kinds)
     for kind in kinds[1:]:
         ratio = f"{medians[kinds[0]] / medians[kind]:.3f}" if medians[kind] else "n/a (no baseline answers)"
-        log(f"  ratio {kinds[0]} / {kind}: {ratio}")
+        paired = []
+        for r in range(rounds):
+            mine = phases[r * len(kinds):(r + 1) * len(kinds)]
+            g = statistics.median(next(p for p in mine if p.kind == kinds[0]).buckets())
+            b = statistics.median(next(p for p in mine if p.kind == kind).buckets())
+            paired.append(f"{g / b:.3f}" if b else "n/a")
+        log(f"  ratio {kinds[0]} / {kind}: {ratio}   (per round: {', '.join(paired)};   "
+            f"by CPU per answer: {cpu_per[kind] / cpu_per[kinds[0]]:.3f})")
 
 
 async def alternate(kinds: list[tuple[str, list[Op]]], seconds: float, rounds: int, settle: float, meter: CpuMeter) -> list[Phase]:
