@@ -179,3 +179,91 @@ class WorkerProcess:
             self._process.output.close()
             self._process.output = None
         return code
+
+
+class GatewayProcess:
+    """The gateway as `make run` starts it (`python -m uvicorn api.app:create_app --factory`)
+    on 127.0.0.1 and a port of its own; kill it with SIGKILL and start it again on that port."""
+
+    def __init__(
+        self,
+        *,
+        temporal_address: str,
+        task_queue: str = "cases",
+        data_dir: Path | None = None,
+        namespace: str = "default",
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        log_file: Path | None = None,
+    ) -> None:
+        self.port = port or free_port()
+        overrides = {
+            "CASEWORK_TEMPORAL_ADDRESS": temporal_address,
+            "CASEWORK_TASK_QUEUE": task_queue,
+            "CASEWORK_NAMESPACE": namespace,
+            "CASEWORK_HTTP_HOST": "127.0.0.1",
+            "CASEWORK_HTTP_PORT": str(self.port),
+            "PYTHONUNBUFFERED": "1",
+        }
+        if data_dir is not None:
+            overrides["CASEWORK_DATA_DIR"] = str(data_dir)
+        self.env = {**os.environ, **overrides, **(env or {})}
+        self.log_file = log_file
+        self._process: Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.running
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.returncode if self._process else None
+
+    def start(self) -> GatewayProcess:
+        """Start a fresh gateway (call again after kill9() or stop(): same port)."""
+        output = open(self.log_file, "ab") if self.log_file else None
+        args = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+                "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
+        self._process = Process("gateway", args, env=self.env, output=output, cwd=ROOT)
+        self._process.start()
+        return self
+
+    async def wait_ready(self, timeout: float = 60.0) -> None:
+        """Until `GET /health` answers 200 (the gateway has migrated the read model, reached
+        Temporal and deployed its definitions); RuntimeError if it exits or time runs out."""
+        import asyncio
+        import time
+
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(timeout=2.0) as http:
+            while True:
+                if not self.running:
+                    raise RuntimeError(f"the gateway on port {self.port} exited with code {self.returncode}")
+                try:
+                    if (await http.get(f"{self.url}/health")).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the gateway on port {self.port} did not answer /health within {timeout:.0f} s")
+                await asyncio.sleep(0.1)
+
+    def kill9(self) -> int | None:
+        """SIGKILL: the gateway dies mid-request, as in a crash."""
+        return self._finish(self._process.kill() if self._process else None)
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM (uvicorn's graceful shutdown), then SIGKILL after `timeout`."""
+        return self._finish(self._process.stop(timeout) if self._process else None)
+
+    def _finish(self, code: int | None) -> int | None:
+        if self._process is not None and self._process.output is not None:
+            self._process.output.close()
+            self._process.output = None
+        return code
