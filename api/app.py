@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await svc.settle()
             await db.close()
 
     app = FastAPI(

@@ -65,9 +65,11 @@ from workflows.public import (
 log = logging.getLogger("casework.gateway")
 DEPLOY_PERMISSION = "PM_FACTORY"
 # Refusals of the request itself: sending it again can never succeed.
+# (FAILED_PRECONDITION is not among them: Temporal answers it while a case's workflow task
+# is failing and being retried, e.g. just after the server restarted; a retry then lands.)
 FINAL_RPC_STATUSES = frozenset({
-    RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.FAILED_PRECONDITION, RPCStatusCode.PERMISSION_DENIED,
-    RPCStatusCode.UNAUTHENTICATED, RPCStatusCode.UNIMPLEMENTED, RPCStatusCode.OUT_OF_RANGE, RPCStatusCode.ALREADY_EXISTS,
+    RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.PERMISSION_DENIED, RPCStatusCode.UNAUTHENTICATED,
+    RPCStatusCode.UNIMPLEMENTED, RPCStatusCode.OUT_OF_RANGE, RPCStatusCode.ALREADY_EXISTS,
 })
 _STATUS = {"NotFound": 404, "Forbidden": 403, "Conflict": 409, "Invalid": 422, "BadRequest": 400, "TooLarge": 413}
 T = TypeVar("T")
@@ -82,6 +84,17 @@ class CaseRecord:
 
     def delegation(self, del_index: int) -> DelegationRow | None:
         return next((d for d in self.delegations if d.del_index == del_index), None)
+
+
+@dataclass
+class _Written:
+    """A write of an answer's change, under way (or none)."""
+
+    task: "asyncio.Task[None] | None"
+
+    async def wait(self) -> None:
+        if self.task is not None:
+            await asyncio.shield(self.task)
 
 
 @dataclass
@@ -122,6 +135,7 @@ class CaseService:
         self.db = db
         self.directory = directory
         self.recent = consistency.RecentWrites()
+        self._writing: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ definitions
 
@@ -252,7 +266,9 @@ class CaseService:
             return Started(case_id, number, title, created=True)
         except RPCError as exc:
             raise self._rpc_error(exc, case_id) from None
-        await self._answered(actor, case_id, result)
+        # A start writes its case before answering, so every gateway lists a new case once its
+        # start has answered (a start is no hot loop; an action's write follows its answer).
+        await self._answered(actor, case_id, result).wait()
         return Started(case_id, number, title, created=True)
 
     async def _exists(self, case_id: str) -> bool:
@@ -286,22 +302,28 @@ class CaseService:
                 await self.case(case_id, actor)  # 404 when the caller may not see it
                 raise conflict(f"case '{case_id}' is closed") from None
             raise self._rpc_error(exc, case_id) from None
-        await self._answered(actor, case_id, result)
+        self._answered(actor, case_id, result)
         return result
 
     # ------------------------------------------------------------------ read your writes
 
-    async def _answered(self, actor: Actor, case_id: str, result: ActionResult) -> None:
-        """An action was recorded: name its version in the answer's headers and write its
-        change into the read model before answering, so whoever lists next sees it (the
-        case's own projection activity writes it too, later, in case this gateway dies
-        first). A change it cannot write (another gateway's earlier change is not written
-        yet, or the database is down) is remembered: the caller's lists wait for it."""
+    def _answered(self, actor: Actor, case_id: str, result: ActionResult) -> "_Written":
+        """An action was recorded: name its version in the answer's headers, and write its
+        change into the read model right after answering (the case's own projection
+        activity writes it too, later, in case this gateway dies first). Lists through this
+        gateway wait for its writes under way, so whoever lists next sees the action; a
+        change it cannot write (another gateway's earlier change is not written yet, or the
+        database is down) is remembered for the caller, whose lists wait for it."""
         consistency.produced(case_id, result.caseVersion)
-        change = result.change
-        if change is None:  # a retried key: its change went out with its first answer
+        if result.change is None:  # a retried key: its change went out with its first answer
             self.recent.remember(actor.user_id, case_id, result.caseVersion)
-            return
+            return _Written(None)
+        task = asyncio.create_task(self._write(actor.user_id, case_id, result.change))
+        self._writing.add(task)
+        task.add_done_callback(self._writing.discard)
+        return _Written(task)
+
+    async def _write(self, caller: str, case_id: str, change: Any) -> None:
         outcome = "gap"
         try:
             # A gap is another gateway's earlier change not written yet: it usually is
@@ -314,12 +336,19 @@ class CaseService:
         except Exception:
             log.warning("case %s: change %d left to the case's own projection", case_id, change.doc.version, exc_info=True)
         if outcome == "gap":
-            self.recent.remember(actor.user_id, case_id, result.caseVersion)
+            self.recent.remember(caller, case_id, change.doc.version)
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Let the writes under way finish (the gateway is stopping)."""
+        if self._writing:
+            await asyncio.wait(set(self._writing), timeout=timeout)
 
     async def fresh(self, actor: Actor, header: str | None) -> bool:
         """Wait, bounded, until the read model holds what the caller's token names and what
         the caller's recent actions through this gateway produced. True when it does."""
         timeout = self.settings.consistency_wait_seconds
+        if self._writing:  # this gateway's own writes of answered actions, a few ms each
+            await asyncio.wait(set(self._writing), timeout=timeout)
         wanted = consistency.decode(header)
         for case_id, version in self.recent.wanted(actor.user_id).items():
             wanted[case_id] = max(wanted.get(case_id, 0), version)

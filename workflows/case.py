@@ -58,6 +58,9 @@ GATEWAY_GRACE = timedelta(seconds=2)
 # a payload over 2 MB; the state, its audit tail, its idempotency window and the answers and
 # changes built from it must all stay under that, however long the case lives.
 DEFAULT_MAX_CASE_BYTES = 512_000
+# Commands that only move a task between people or states: they replace a few fields and
+# carry no data, so they are not measured (measuring costs a serialization of the state).
+FIXED_SIZE_COMMANDS = frozenset({"claim", "revoke", "assign", "delegate", "auto_assign", "task_due"})
 # The idempotency window in bytes: older answers go first past it (and past IDEMPOTENCY_WINDOW).
 IDEMPOTENCY_WINDOW_BYTES = 128_000
 # Projections and BALANCED picks retry until the database is back: nothing is lost.
@@ -366,14 +369,14 @@ class CaseWorkflow:
 
     def _decide(self, cmd: Any) -> Decision:
         try:
-            return self._within_budget(decide(self._state, cmd, workflow.now()))
+            return self._within_budget(decide(self._state, cmd, workflow.now()), cmd.kind)
         except Exception as exc:
             raise _to_application_error(exc) from None
 
-    def _within_budget(self, decision: Decision) -> Decision:
+    def _within_budget(self, decision: Decision, cmd_kind: str) -> Decision:
         """Refuse a change that would take the case past its byte budget, before anything
         changes. A case already over it (the budget was lowered) may still shrink or stay."""
-        if decision.state is self._state:
+        if decision.state is self._state or cmd_kind in FIXED_SIZE_COMMANDS:
             return decision
         size = state_bytes(decision.state)
         if size > self._input.max_bytes and size > self._size():
@@ -441,7 +444,7 @@ class CaseWorkflow:
         An effect's outcome too large for the case fails the effect instead, so its item does
         not wait for ever."""
         try:
-            self._adopt(self._within_budget(decide(self._state, cmd, workflow.now())))
+            self._adopt(self._within_budget(decide(self._state, cmd, workflow.now()), cmd.kind))
         except TooLarge as exc:
             failed = too_large_outcome(cmd, exc.message)
             if failed is not None:
