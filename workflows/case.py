@@ -445,16 +445,11 @@ class CaseWorkflow:
         not wait for ever."""
         try:
             self._adopt(self._within_budget(decide(self._state, cmd, workflow.now()), cmd.kind))
-        except TooLarge as exc:
-            failed = too_large_outcome(cmd, exc.message)
+        except Exception as exc:
+            failed = too_large_outcome(cmd, exc.message) if isinstance(exc, TooLarge) else None
             if failed is not None:
                 self._feed(failed)
                 return
-            err = _to_application_error(exc)
-            event = CommandRejected(command=cmd.kind, error=f"{err.type}: {err.message}")
-            self._record([AuditEntry(at=workflow.now(), user=cmd.actor.user_id, action=audit_action(event),
-                                     planItemId=getattr(cmd, "item_id", None), detail=event.error, event=event)])
-        except Exception as exc:
             err = _to_application_error(exc)
             event = CommandRejected(command=cmd.kind, error=f"{err.type}: {err.message}")
             self._record([AuditEntry(at=workflow.now(), user=cmd.actor.user_id, action=audit_action(event),

@@ -83,23 +83,30 @@ class Gateway:
         return resp.json()
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session", params=["sqlite", "postgresql"])
-async def gateway(request: pytest.FixtureRequest, temporal_env: WorkflowEnvironment, tmp_path_factory) -> AsyncIterator[Gateway]:
-    """Every HTTP test runs twice: with the read model on SQLite and on PostgreSQL."""
-    data = tmp_path_factory.mktemp("gateway")
+def gateway_settings(request: pytest.FixtureRequest, temporal_env: WorkflowEnvironment, data: Path, name: str, **more: object) -> Settings:
+    """Settings of a gateway (and its worker) on the session's dev server, with a directory in
+    `data` and the read model on SQLite there or in a fresh PostgreSQL database
+    (`request.param`)."""
     write_directory(data / "directory.yaml")
     database_url = None
     if request.param == "postgresql":
         cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
-        database_url = cluster.create_database(f"gateway_{uuid.uuid4().hex[:12]}")
-    settings = Settings(
+        database_url = cluster.create_database(f"{name}_{uuid.uuid4().hex[:12]}")
+    return Settings(
         database_url=database_url,
         temporal_address=temporal_env.client.service_client.config.target_host,
-        task_queue=f"api-{uuid.uuid4().hex[:8]}",
+        task_queue=f"{name}-{uuid.uuid4().hex[:8]}",
         data_dir=data,
         directory=data / "directory.yaml",
         definitions=HERE / "definitions",
+        **more,  # type: ignore[arg-type]
     )
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session", params=["sqlite", "postgresql"])
+async def gateway(request: pytest.FixtureRequest, temporal_env: WorkflowEnvironment, tmp_path_factory) -> AsyncIterator[Gateway]:
+    """Every HTTP test runs twice: with the read model on SQLite and on PostgreSQL."""
+    settings = gateway_settings(request, temporal_env, tmp_path_factory.mktemp("gateway"), "api")
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         async with build_worker(temporal_env.client, settings, app.state.service.db):

@@ -24,9 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api import consistency
 from api.app import create_app
-from settings import Settings
-from tests.api.conftest import HERE, USERS, Gateway, user_id, write_directory
-from tests.support.postgres import PostgresCluster
+from tests.api.conftest import USERS, Gateway, gateway_settings, user_id
 from worker import build_worker
 from workflows.case import AUDIT_TAIL, GATEWAY_GRACE, ActionRequest, ActionResult, AuditTail, CaseWorkflow
 from workflows.public import Actor, Claim, Revoke
@@ -53,17 +51,7 @@ async def _tokens(http: httpx.AsyncClient) -> dict[str, str]:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session", params=["sqlite", "postgresql"])
 async def pair(request: pytest.FixtureRequest, temporal_env: WorkflowEnvironment, tmp_path_factory: Any) -> AsyncIterator[Pair]:
-    data = tmp_path_factory.mktemp("replicas")
-    write_directory(data / "directory.yaml")
-    database_url = None
-    if request.param == "postgresql":
-        cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
-        database_url = cluster.create_database(f"replicas_{uuid.uuid4().hex[:12]}")
-    settings = Settings(
-        database_url=database_url, temporal_address=temporal_env.client.service_client.config.target_host,
-        task_queue=f"replicas-{uuid.uuid4().hex[:8]}", data_dir=data, directory=data / "directory.yaml",
-        definitions=HERE / "definitions", consistency_wait_seconds=15.0,
-    )
+    settings = gateway_settings(request, temporal_env, tmp_path_factory.mktemp("replicas"), "replicas", consistency_wait_seconds=15.0)
     apps = [create_app(settings), create_app(settings), create_app(settings.model_copy(update={"consistency_wait_seconds": 0.2}))]
     async with apps[0].router.lifespan_context(apps[0]), apps[1].router.lifespan_context(apps[1]), apps[2].router.lifespan_context(apps[2]):
         async with build_worker(temporal_env.client, settings, apps[0].state.service.db):

@@ -12,6 +12,7 @@ import os
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -126,8 +127,11 @@ class DevServer:
             self._process.output = None
 
 
-class WorkerProcess:
-    """`python worker.py` against a given server and task queue."""
+class _Service:
+    """A project process (the worker, a gateway) run against a given Temporal server and task
+    queue, with the settings given as CASEWORK_* variables; SIGKILL it and start it again."""
+
+    kind = "service"
 
     def __init__(
         self,
@@ -138,18 +142,23 @@ class WorkerProcess:
         namespace: str = "default",
         env: dict[str, str] | None = None,
         log_file: Path | None = None,
+        extra: dict[str, str] | None = None,
     ) -> None:
         overrides = {
             "CASEWORK_TEMPORAL_ADDRESS": temporal_address,
             "CASEWORK_TASK_QUEUE": task_queue,
             "CASEWORK_NAMESPACE": namespace,
             "PYTHONUNBUFFERED": "1",
+            **(extra or {}),
         }
         if data_dir is not None:
             overrides["CASEWORK_DATA_DIR"] = str(data_dir)
         self.env = {**os.environ, **overrides, **(env or {})}
         self.log_file = log_file
         self._process: Process | None = None
+
+    def args(self) -> list[str]:
+        raise NotImplementedError
 
     @property
     def running(self) -> bool:
@@ -159,15 +168,15 @@ class WorkerProcess:
     def returncode(self) -> int | None:
         return self._process.returncode if self._process else None
 
-    def start(self) -> WorkerProcess:
-        """Start a fresh `python worker.py` (call again after kill9() or stop())."""
+    def start(self):  # type: ignore[no-untyped-def]
+        """Start a fresh process (call again after kill9() or stop())."""
         output = open(self.log_file, "ab") if self.log_file else None
-        self._process = Process("worker", [sys.executable, "worker.py"], env=self.env, output=output, cwd=ROOT)
+        self._process = Process(self.kind, self.args(), env=self.env, output=output, cwd=ROOT)
         self._process.start()
         return self
 
     def kill9(self) -> int | None:
-        """SIGKILL: the worker dies mid-task, as in a crash."""
+        """SIGKILL: the process dies mid-task, as in a crash."""
         return self._finish(self._process.kill() if self._process else None)
 
     def stop(self, timeout: float = 10.0) -> int | None:
@@ -181,56 +190,32 @@ class WorkerProcess:
         return code
 
 
-class GatewayProcess:
-    """The gateway as `make run` starts it (`python -m uvicorn api.app:create_app --factory`)
-    on 127.0.0.1 and a port of its own; kill it with SIGKILL and start it again on that port."""
+class WorkerProcess(_Service):
+    """`python worker.py` against a given server and task queue."""
 
-    def __init__(
-        self,
-        *,
-        temporal_address: str,
-        task_queue: str = "cases",
-        data_dir: Path | None = None,
-        namespace: str = "default",
-        port: int | None = None,
-        env: dict[str, str] | None = None,
-        log_file: Path | None = None,
-    ) -> None:
+    kind = "worker"
+
+    def args(self) -> list[str]:
+        return [sys.executable, "worker.py"]
+
+
+class GatewayProcess(_Service):
+    """The gateway as `make run` starts it (`python -m uvicorn api.app:create_app --factory`)
+    on 127.0.0.1 and a port of its own, kept across restarts."""
+
+    kind = "gateway"
+
+    def __init__(self, *, port: int | None = None, **kw: Any) -> None:
         self.port = port or free_port()
-        overrides = {
-            "CASEWORK_TEMPORAL_ADDRESS": temporal_address,
-            "CASEWORK_TASK_QUEUE": task_queue,
-            "CASEWORK_NAMESPACE": namespace,
-            "CASEWORK_HTTP_HOST": "127.0.0.1",
-            "CASEWORK_HTTP_PORT": str(self.port),
-            "PYTHONUNBUFFERED": "1",
-        }
-        if data_dir is not None:
-            overrides["CASEWORK_DATA_DIR"] = str(data_dir)
-        self.env = {**os.environ, **overrides, **(env or {})}
-        self.log_file = log_file
-        self._process: Process | None = None
+        super().__init__(**kw, extra={"CASEWORK_HTTP_HOST": "127.0.0.1", "CASEWORK_HTTP_PORT": str(self.port)})
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.running
-
-    @property
-    def returncode(self) -> int | None:
-        return self._process.returncode if self._process else None
-
-    def start(self) -> GatewayProcess:
-        """Start a fresh gateway (call again after kill9() or stop(): same port)."""
-        output = open(self.log_file, "ab") if self.log_file else None
-        args = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+    def args(self) -> list[str]:
+        return [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
                 "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
-        self._process = Process("gateway", args, env=self.env, output=output, cwd=ROOT)
-        self._process.start()
-        return self
 
     async def wait_ready(self, timeout: float = 60.0) -> None:
         """Until `GET /health` answers 200 (the gateway has migrated the read model, reached
@@ -254,16 +239,3 @@ class GatewayProcess:
                     raise RuntimeError(f"the gateway on port {self.port} did not answer /health within {timeout:.0f} s")
                 await asyncio.sleep(0.1)
 
-    def kill9(self) -> int | None:
-        """SIGKILL: the gateway dies mid-request, as in a crash."""
-        return self._finish(self._process.kill() if self._process else None)
-
-    def stop(self, timeout: float = 10.0) -> int | None:
-        """SIGTERM (uvicorn's graceful shutdown), then SIGKILL after `timeout`."""
-        return self._finish(self._process.stop(timeout) if self._process else None)
-
-    def _finish(self, code: int | None) -> int | None:
-        if self._process is not None and self._process.output is not None:
-            self._process.output.close()
-            self._process.output = None
-        return code
