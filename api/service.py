@@ -338,17 +338,21 @@ class CaseService:
         if outcome == "gap":
             self.recent.remember(caller, case_id, change.doc.version)
 
-    async def settle(self, timeout: float = 10.0) -> None:
-        """Let the writes under way finish (the gateway is stopping)."""
+    async def _settled(self, timeout: float | None = None) -> None:
+        """Let this gateway's writes of answered actions under way finish (a few ms each),
+        at most `timeout` (the consistency wait)."""
         if self._writing:
-            await asyncio.wait(set(self._writing), timeout=timeout)
+            await asyncio.wait(set(self._writing), timeout=timeout or self.settings.consistency_wait_seconds)
+
+    async def settle(self) -> None:
+        """The gateway is stopping: let its writes under way finish."""
+        await self._settled(10.0)
 
     async def fresh(self, actor: Actor, header: str | None) -> bool:
         """Wait, bounded, until the read model holds what the caller's token names and what
         the caller's recent actions through this gateway produced. True when it does."""
         timeout = self.settings.consistency_wait_seconds
-        if self._writing:  # this gateway's own writes of answered actions, a few ms each
-            await asyncio.wait(set(self._writing), timeout=timeout)
+        await self._settled()
         wanted = consistency.decode(header)
         for case_id, version in self.recent.wanted(actor.user_id).items():
             wanted[case_id] = max(wanted.get(case_id, 0), version)
@@ -432,9 +436,10 @@ class CaseService:
 
         No visibility check: callers use it for what the workflow does not answer (the
         ProcessMaker status, delegation dates) after a query has checked visibility, or to
-        find a delegation's plan item for a command the engine then decides on. Exact enough:
-        every update answers only after its projection is written (DESIGN.md 1).
+        find a delegation's plan item for a command the engine then decides on. It waits for
+        this gateway's writes under way, as lists do, so it shows the caller's own actions.
         """
+        await self._settled()
         async with self.db.session() as session:
             row = await session.get(CaseRow, case_id)
             if row is None:
