@@ -45,8 +45,9 @@ postgres:
 	echo "*** initdb and postgres on PATH, then run 'make test' again."; \
 	exit 1
 
+# bench/actions.py, bench/throughput.py, bench/freshness.py (bench/README.md); about six minutes.
 bench: $(STAMP)
-	$(PY) bench/actions.py
+	$(PY) -m bench
 
 # The lists at 100,000 cases on SQLite and PostgreSQL (bench/README.md); about five minutes.
 bench-lists: $(STAMP) postgres

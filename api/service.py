@@ -73,6 +73,8 @@ FINAL_RPC_STATUSES = frozenset({
 })
 _STATUS = {"NotFound": 404, "Forbidden": 403, "Conflict": 409, "Invalid": 422, "BadRequest": 400, "TooLarge": 413}
 T = TypeVar("T")
+# Parsed definitions kept by the gateway (least recently added dropped first).
+DEFINITION_CACHE = 256
 
 
 @dataclass
@@ -135,7 +137,9 @@ class CaseService:
         self.db = db
         self.directory = directory
         self.recent = consistency.RecentWrites()
+        self._definitions: dict[tuple[str, int, str], Definition] = {}
         self._writing: set[asyncio.Task[None]] = set()
+        self._writing_case: dict[str, set[asyncio.Task[None]]] = {}
 
     # ------------------------------------------------------------------ definitions
 
@@ -176,10 +180,21 @@ class CaseService:
         record = await definitions.get(self.db, definition_id, int(version) if version else None)
         if record is None:
             raise not_found(f"no definition '{ref}'")
-        return Definition.model_validate({**record.body, "version": record.version})
+        return self._parsed(record)
+
+    def _parsed(self, record: Any) -> Definition:
+        """A deployed version never changes, so each is validated once (by its digest)."""
+        key = (record.id, record.version, record.digest)
+        found = self._definitions.get(key)
+        if found is None:
+            found = Definition.model_validate({**record.body, "version": record.version})
+            self._definitions[key] = found
+            while len(self._definitions) > DEFINITION_CACHE:
+                self._definitions.pop(next(iter(self._definitions)))
+        return found
 
     async def definitions(self) -> list[Definition]:
-        return [Definition.model_validate({**r.body, "version": r.version}) for r in await definitions.list_latest(self.db)]
+        return [self._parsed(r) for r in await definitions.list_latest(self.db)]
 
     # ------------------------------------------------------------------ directory
 
@@ -319,24 +334,44 @@ class CaseService:
             self.recent.remember(actor.user_id, case_id, result.caseVersion)
             return _Written(None)
         task = asyncio.create_task(self._write(actor.user_id, case_id, result.change))
-        self._writing.add(task)
-        task.add_done_callback(self._writing.discard)
+        self._track(case_id, task)
         return _Written(task)
 
     async def _write(self, caller: str, case_id: str, change: Any) -> None:
+        """A gap is an earlier change of the case not written yet: when this gateway is
+        writing it, wait for that and try again; when another gateway is, it usually lands
+        within milliseconds; otherwise the case's own projection activity writes both."""
+        me = asyncio.current_task()
         outcome = "gap"
         try:
-            # A gap is another gateway's earlier change not written yet: it usually is
-            # within milliseconds; otherwise the case's own activity writes both.
             for pause in (0.0, 0.01, 0.03):
                 await asyncio.sleep(pause)
-                outcome = await projection.write_change(self.db, change)
+                while True:
+                    outcome = await projection.write_change(self.db, change)
+                    earlier = {t for t in self._writing_case.get(case_id, ()) if t is not me}
+                    if outcome != "gap" or not earlier:
+                        break
+                    await asyncio.wait(earlier, timeout=self.settings.consistency_wait_seconds)
                 if outcome != "gap":
                     break
         except Exception:
             log.warning("case %s: change %d left to the case's own projection", case_id, change.doc.version, exc_info=True)
         if outcome == "gap":
             self.recent.remember(caller, case_id, change.doc.version)
+
+    def _track(self, case_id: str, task: "asyncio.Task[None]") -> None:
+        self._writing.add(task)
+        self._writing_case.setdefault(case_id, set()).add(task)
+
+        def done(t: "asyncio.Task[None]") -> None:
+            self._writing.discard(t)
+            tasks = self._writing_case.get(case_id)
+            if tasks is not None:
+                tasks.discard(t)
+                if not tasks:
+                    del self._writing_case[case_id]
+
+        task.add_done_callback(done)
 
     async def _settled(self, timeout: float | None = None) -> None:
         """Let this gateway's writes of answered actions under way finish (a few ms each),
