@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -86,52 +86,91 @@ async def stored_versions(db: Database, case_ids: list[str]) -> dict[str, int]:
         return {case_id: version for case_id, version in rows}
 
 
+class _Statements:
+    """The write's statements for one dialect, built once with bound parameters: each write
+    only binds values, so SQLAlchemy neither builds nor compiles a statement per write (it
+    did, and that was most of a write's CPU)."""
+
+    def __init__(self, db: Database) -> None:
+        cases, dels = CaseRow.__table__, DelegationRow.__table__
+        principals, parts = DelegationPrincipalRow.__table__, ParticipationRow.__table__
+        insert = _insert(db)
+        upsert = insert(cases).values({c: bindparam(f"v_{c}") for c in _CASE_FIELDS})
+        self.case_whole = upsert.on_conflict_do_update(
+            index_elements=[cases.c.case_id],
+            set_={c: upsert.excluded[c] for c in _CASE_FIELDS if c != "case_id"},
+            where=cases.c.version < upsert.excluded.version,
+        )
+        self.case_since = (
+            update(cases)
+            .where(cases.c.case_id == bindparam("k_case"), cases.c.version < bindparam("k_version"),
+                   cases.c.version >= bindparam("k_base"))
+            .values({c: bindparam(f"v_{c}") for c in _CASE_FIELDS if c != "case_id"})
+        )
+        self.stored = select(cases.c.version).where(cases.c.case_id == bindparam("k_case"))
+        self.repeated = (
+            update(dels).where(dels.c.case_id == bindparam("k_case"))
+            .values({column: bindparam(f"v_{column}") for column in _REPEATED})
+        )
+        self.close_absent = (
+            update(dels)
+            .where(dels.c.case_id == bindparam("k_case"), dels.c.del_index.not_in(bindparam("k_present", expanding=True)))
+            .values(open=False, current=False)
+        )
+        keys = {"case_id", "del_index"}
+        base = insert(dels)
+        self.delegations = base.on_conflict_do_update(
+            index_elements=[dels.c.case_id, dels.c.del_index],
+            set_={c.name: base.excluded[c.name] for c in dels.columns if c.name not in keys},
+        )
+        self.drop_principals = delete(principals).where(
+            principals.c.case_id == bindparam("k_case"), principals.c.del_index.in_(bindparam("k_changed", expanding=True))
+        )
+        self.principals = insert(principals).on_conflict_do_nothing()
+        self.drop_participations = delete(parts).where(parts.c.case_id == bindparam("k_case"))
+        self.participations = insert(parts).on_conflict_do_nothing()
+        self.audit = insert(AuditRow.__table__).on_conflict_do_nothing()
+
+
+_STATEMENTS: dict[bool, _Statements] = {}
+
+
+def _statements(db: Database) -> _Statements:
+    found = _STATEMENTS.get(db.is_sqlite)
+    if found is None:
+        found = _STATEMENTS[db.is_sqlite] = _Statements(db)
+    return found
+
+
 async def _claim_case_row(db: Database, session: AsyncSession, change: CaseChange) -> Outcome:
     """Move the case row to the change's version, if the stored one is in [base, version).
     Deciding in the one conditional statement means two writers of one case cannot both win."""
     doc = change.doc
-    values = _case_values(doc)
+    sql = _statements(db)
+    values = {f"v_{k}": v for k, v in _case_values(doc).items()}
     if change.base == 0:
-        stmt = _insert(db)(CaseRow).values(**values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[CaseRow.case_id],
-            set_={k: stmt.excluded[k] for k in values if k != "case_id"},
-            where=CaseRow.version < stmt.excluded.version,
-        )
+        result = await session.execute(sql.case_whole, values)
     else:
-        stmt = (
-            update(CaseRow)
-            .where(CaseRow.case_id == doc.case_id, CaseRow.version < doc.version, CaseRow.version >= change.base)
-            .values(**{k: v for k, v in values.items() if k != "case_id"})
-        )
-    if (await session.execute(stmt)).rowcount:
+        result = await session.execute(sql.case_since, {**values, "k_case": doc.case_id, "k_version": doc.version, "k_base": change.base})
+    if result.rowcount:
         return "written"
-    stored = await session.scalar(select(CaseRow.version).where(CaseRow.case_id == doc.case_id))
+    stored = await session.scalar(sql.stored, {"k_case": doc.case_id})
     return "stale" if stored is not None and stored >= doc.version else "gap"
 
 
 async def _write_rows(db: Database, session: AsyncSession, change: CaseChange) -> None:
     doc = change.doc
     case_id = doc.case_id
-    repeated = {column: getattr(doc, field) for column, field in _REPEATED.items()}
+    sql = _statements(db)
     # Rows the change does not carry are as they were, but for the case fields they repeat.
-    await session.execute(update(DelegationRow).where(DelegationRow.case_id == case_id).values(**repeated))
+    await session.execute(sql.repeated, {"k_case": case_id, **{f"v_{c}": getattr(doc, f) for c, f in _REPEATED.items()}})
     if change.present is not None:
         # An activation that left the case (a reactivated task has a new del_index) stays
         # as history, closed.
-        await session.execute(
-            update(DelegationRow)
-            .where(DelegationRow.case_id == case_id, DelegationRow.del_index.not_in(change.present))
-            .values(open=False, current=False)
-        )
+        await session.execute(sql.close_absent, {"k_case": case_id, "k_present": change.present or [-1]})
     if doc.delegations:
-        await session.execute(_upsert_delegations(db), [_delegation_values(doc, d) for d in doc.delegations])
-        changed = [d.del_index for d in doc.delegations]
-        await session.execute(
-            delete(DelegationPrincipalRow).where(
-                DelegationPrincipalRow.case_id == case_id, DelegationPrincipalRow.del_index.in_(changed)
-            )
-        )
+        await session.execute(sql.delegations, [_delegation_values(doc, d) for d in doc.delegations])
+        await session.execute(sql.drop_principals, {"k_case": case_id, "k_changed": [d.del_index for d in doc.delegations]})
         principals = [
             {"principal": p, "kind": kind, "case_number": doc.case_number, "case_id": case_id, "del_index": d.del_index}
             for d in doc.delegations
@@ -139,15 +178,15 @@ async def _write_rows(db: Database, session: AsyncSession, change: CaseChange) -
             for p in names
         ]
         if principals:
-            await session.execute(_insert(db)(DelegationPrincipalRow).on_conflict_do_nothing(), principals)
+            await session.execute(sql.principals, principals)
     if change.participations is not None:
-        await session.execute(delete(ParticipationRow).where(ParticipationRow.case_id == case_id))
+        await session.execute(sql.drop_participations, {"k_case": case_id})
         parts = [
             {"principal": p.principal, "kind": p.kind, "case_number": doc.case_number, "case_id": case_id}
             for p in change.participations
         ]
         if parts:
-            await session.execute(_insert(db)(ParticipationRow).on_conflict_do_nothing(), parts)
+            await session.execute(sql.participations, parts)
 
 
 async def _write_audit(db: Database, session: AsyncSession, change: CaseChange) -> None:
@@ -160,22 +199,4 @@ async def _write_audit(db: Database, session: AsyncSession, change: CaseChange) 
          "transition": a.event.get("transition") if a.event and a.event.get("kind") == "ItemTransitioned" else None}
         for a in change.audit
     ]
-    await session.execute(_insert(db)(AuditRow).on_conflict_do_nothing(), rows)
-
-
-_UPSERTS: dict[bool, Any] = {}
-
-
-def _upsert_delegations(db: Database) -> Any:
-    """One statement object per dialect, reused, so its compiled form is cached."""
-    stmt = _UPSERTS.get(db.is_sqlite)
-    if stmt is None:
-        keys = {"case_id", "del_index"}
-        base = _insert(db)(DelegationRow)
-        columns = [c.name for c in DelegationRow.__table__.columns if c.name not in keys]
-        stmt = base.on_conflict_do_update(
-            index_elements=[DelegationRow.case_id, DelegationRow.del_index],
-            set_={c: base.excluded[c] for c in columns},
-        )
-        _UPSERTS[db.is_sqlite] = stmt
-    return stmt
+    await session.execute(_statements(db).audit, rows)
