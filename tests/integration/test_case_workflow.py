@@ -357,3 +357,15 @@ async def test_an_http_trigger_run_on_request_merges_its_output_or_answers_its_f
     assert "rate" not in (await cases.view(failing, ALICE)).file
     claimed = await cases.act(failing, Complete(actor=ALICE, item_id="work"))
     assert claimed.task is not None and claimed.task.taskState == "Completed"
+
+
+async def test_a_process_task_whose_output_would_pass_the_budget_fails_its_item(cases: Cases, http_service: HttpService) -> None:
+    http_service.answer("/score-huge", (200, {"result": {"score": "s" * 40_000}}))
+    handle = await cases.start(load(PROCESS), ALICE, {"base": f"{http_service.url}/score-huge"}, max_bytes=20_000)
+    view = await eventually(lambda: cases.view(handle, ALICE), lambda v: states(v)["fetch"] == "Failed")
+    fetch = next(p for p in view.planitems if p.id == "fetch")
+    assert "too large" in (fetch.error or "") and "20000" in (fetch.error or "")
+    assert "score" not in view.file and view.state == "Active"  # the case goes on without it
+    # a change that fits is still taken
+    done = await cases.act(handle, MergeFile(actor=ALICE, data={"note": "fits"}))
+    assert done.file == {"base": f"{http_service.url}/score-huge", "note": "fits"}
