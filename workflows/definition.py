@@ -9,6 +9,7 @@ only ever sees sentries.
 from __future__ import annotations
 
 import re
+import threading
 from datetime import timedelta
 from enum import Enum
 from typing import Annotated, Any, Literal, Union
@@ -305,6 +306,28 @@ def is_discretionary(definition: Definition, item_id: str) -> bool:
 
 
 # ---------------------------------------------------------------- routes -> sentries
+
+
+# Compiled definitions by their JSON: every case of a definition version compiles the same
+# routes, so a worker (or gateway) compiles each version once and its cases share the result
+# (and the engine's index kept on it). Definitions are never changed once compiled.
+_COMPILED: dict[str, Definition] = {}
+_COMPILED_MAX = 64
+_COMPILED_LOCK = threading.Lock()  # workflow activations run on several threads
+
+
+def compiled_routes(definition: Definition) -> Definition:
+    """`compile_routes(definition)`, computed once per distinct definition."""
+    key = definition.model_dump_json()
+    with _COMPILED_LOCK:
+        found = _COMPILED.get(key)
+    if found is None:
+        found = compile_routes(definition)
+        with _COMPILED_LOCK:
+            while len(_COMPILED) >= _COMPILED_MAX:
+                del _COMPILED[next(iter(_COMPILED))]
+            _COMPILED[key] = found
+    return found
 
 
 def compile_routes(definition: Definition) -> Definition:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from workflows.actor import Actor
-from workflows.definition import ROOT_ID, AssignmentRule, Definition, HumanTask, compile_routes, walk
+from workflows.definition import ROOT_ID, AssignmentRule, Definition, HumanTask, compiled_routes, walk
 from workflows.engine import access, admin, fields, planning, starting, tasks, transitions
 from workflows.engine.commands import (
     CaseCancelled,
@@ -79,7 +79,7 @@ def start(
     problems = check_start(definition, inputs, team)
     if problems:
         raise Invalid("the case cannot start with these inputs", problems)
-    compiled = compile_routes(definition)
+    compiled = compiled_routes(definition)
     data = dict(inputs)
     title = compiled.render_title({**data, "caseNumber": case_number, "caseId": case_id})
     root = PlanItemState(

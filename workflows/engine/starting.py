@@ -4,7 +4,7 @@ and handing the one a start names to its first user."""
 from __future__ import annotations
 
 from workflows.actor import Actor
-from workflows.definition import Definition, HumanTask, compile_routes
+from workflows.definition import Definition, HumanTask, compiled_routes
 from workflows.engine import access
 from workflows.engine.errors import Forbidden, Invalid
 from workflows.engine import events as ev
@@ -16,7 +16,7 @@ def start_tasks(definition: Definition) -> list[HumanTask]:
     """Human tasks directly in the case plan that start with the case: no entry criteria
     (routes count: a route's target waits for its source), not discretionary, not waiting
     for a manual start. The start-cases list offers these."""
-    compiled = compile_routes(definition)
+    compiled = compiled_routes(definition)
     return [
         item
         for item in compiled.plan.items
