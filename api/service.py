@@ -104,7 +104,6 @@ class Started:
     case_id: str
     case_number: int
     name: str
-    created: bool
 
 
 def definition_problems(raw: Any) -> tuple[Definition | None, list[dict[str, str]]]:
@@ -278,13 +277,13 @@ class CaseService:
             if not await self._exists(case_id):
                 raise self._timed_out() from None
             log.warning("case %s started; no worker has answered it yet", case_id)
-            return Started(case_id, number, title, created=True)
+            return Started(case_id, number, title)
         except RPCError as exc:
             raise self._rpc_error(exc, case_id) from None
         # A start writes its case before answering, so every gateway lists a new case once its
         # start has answered (a start is no hot loop; an action's write follows its answer).
         await self._answered(actor, case_id, result).wait()
-        return Started(case_id, number, title, created=True)
+        return Started(case_id, number, title)
 
     async def _exists(self, case_id: str) -> bool:
         try:

@@ -21,8 +21,6 @@ pays to see the caller's own action, bench/freshness.py.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
 import statistics
 import sys
 import tempfile
@@ -40,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bare_workflow import BareWorkflow  # noqa: E402
-from bench.common import case_at_approve, gateway_and_worker, percentile, token  # noqa: E402
+from bench.common import case_at_approve, gateway_and_worker, percentile, run_and_exit, token  # noqa: E402
 from settings import Settings  # noqa: E402
 from store import projection  # noqa: E402
 from store.db import Database  # noqa: E402
@@ -144,8 +142,4 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=300)
     parser.add_argument("--breakdown", action="store_true", help="also time the case's own update and the read-model write")
     args = parser.parse_args()
-    asyncio.run(main(args.rounds, args.breakdown))
-    # The SDK's native threads can abort the interpreter while it finalizes (see
-    # tests/conftest.py); the figures are printed, so leave without finalizing.
-    sys.stdout.flush()
-    os._exit(0)
+    run_and_exit(main(args.rounds, args.breakdown))

@@ -10,6 +10,7 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -19,6 +20,19 @@ from tests.support.postgres import PostgresCluster
 from tests.support.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def log(line: str = "") -> None:
+    print(line, flush=True)
+
+
+def run_and_exit(main: Any) -> None:
+    """Run a benchmark's `main` coroutine, then leave without finalizing the interpreter:
+    the SDK's native threads can abort it while it finalizes (see tests/conftest.py), and the
+    figures are printed by then."""
+    asyncio.run(main)
+    sys.stdout.flush()
+    os._exit(0)
 
 
 def percentile(samples: list[float], q: float) -> float:

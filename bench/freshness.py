@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bare_workflow import BareWorkflow  # noqa: E402
-from bench.common import case_at_approve, gateway_and_worker, percentile, read_model, token  # noqa: E402
+from bench.common import case_at_approve, gateway_and_worker, log, percentile, read_model, run_and_exit, token  # noqa: E402
 from store import projection  # noqa: E402
 from store.db import Database  # noqa: E402
 from store.directory import Directory  # noqa: E402
@@ -69,10 +69,6 @@ async def bare_noted(n: int) -> None:
     fut = _noted.get(n)
     if fut is not None and not fut.done():
         fut.set_result(time.perf_counter())
-
-
-def log(line: str = "") -> None:
-    print(line, flush=True)
 
 
 def etag_version(r: httpx.Response) -> int:
@@ -232,8 +228,4 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--backend", default="sqlite", help="the read model: sqlite or postgresql")
     args = parser.parse_args()
-    asyncio.run(main(args.rounds, args.backend))
-    # The SDK's native threads can abort the interpreter while it finalizes (see
-    # tests/conftest.py); the figures are printed, so leave without finalizing.
-    sys.stdout.flush()
-    os._exit(0)
+    run_and_exit(main(args.rounds, args.backend))

@@ -22,7 +22,6 @@ A noisy neighbour slows all of them alike; quote the ratios to the baseline.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import platform
 import shutil
@@ -52,7 +51,7 @@ from bench.seed_read_model import (  # noqa: E402
     seed,
     write_directory,
 )
-from bench.common import gateway_and_worker, percentile  # noqa: E402
+from bench.common import gateway_and_worker, log, percentile, run_and_exit  # noqa: E402
 from store import native_lists, pm_lists  # noqa: E402
 from store.db import Database  # noqa: E402
 from tests.support.postgres import PostgresCluster  # noqa: E402
@@ -64,10 +63,6 @@ WARMUP = 20
 TODO = "/api/1.0/workflow/cases"
 SEARCH = "/api/1.0/workflow/cases/advanced-search/paged"
 TASKS = "/tasks"
-
-
-def log(line: str = "") -> None:
-    print(line, flush=True)
 
 
 # ------------------------------------------------------------------ plans
@@ -365,8 +360,4 @@ if __name__ == "__main__":
     parser.add_argument("--keep", action="store_true", help="keep the working folder (SQLite file, logs)")
     args = parser.parse_args()
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    asyncio.run(main(args.cases, args.rounds, backends, args.keep))
-    # The SDK's native threads can abort the interpreter while it finalizes (see
-    # tests/conftest.py); the figures are printed, so leave without finalizing.
-    sys.stdout.flush()
-    os._exit(0)
+    run_and_exit(main(args.cases, args.rounds, backends, args.keep))

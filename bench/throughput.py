@@ -51,17 +51,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bare_workflow import BareWorkflow  # noqa: E402
-from bench.common import TRAVEL_INPUTS, CpuMeter, case_at_approve, gateway_and_worker, percentile, read_model, token  # noqa: E402
+from bench.common import TRAVEL_INPUTS, CpuMeter, case_at_approve, gateway_and_worker, log, percentile, read_model, run_and_exit, token  # noqa: E402
 from tests.support.processes import start_dev_env  # noqa: E402
 
 BARE_QUEUE = "bench-bare"
 UNPOLLED_QUEUE = "bench-bare-unpolled"  # no worker: starts that are only recorded
 WARMUP_SECONDS = 3.0
 Op = Callable[[], Awaitable[str]]  # one request; returns "ok" or what went wrong
-
-
-def log(line: str = "") -> None:
-    print(line, flush=True)
 
 
 @dataclass
@@ -306,8 +302,4 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=50, help="concurrent clients of the actions benchmark")
     parser.add_argument("--start-clients", type=int, default=20, help="concurrent clients of the starts benchmark")
     parser.add_argument("--backend", default="sqlite", help="the read model: sqlite or postgresql")
-    asyncio.run(main(parser.parse_args()))
-    # The SDK's native threads can abort the interpreter while it finalizes (see
-    # tests/conftest.py); the figures are printed, so leave without finalizing.
-    sys.stdout.flush()
-    os._exit(0)
+    run_and_exit(main(parser.parse_args()))

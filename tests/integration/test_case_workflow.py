@@ -369,3 +369,27 @@ async def test_a_process_task_whose_output_would_pass_the_budget_fails_its_item(
     # a change that fits is still taken
     done = await cases.act(handle, MergeFile(actor=ALICE, data={"note": "fits"}))
     assert done.file == {"base": f"{http_service.url}/score-huge", "note": "fits"}
+
+
+async def test_a_read_model_that_lost_a_case_gets_it_back_whole(cases: Cases) -> None:
+    """As after a restore from an older backup: the case's own projection meets a gap and
+    writes the case whole instead of leaving it missing."""
+    from sqlalchemy import delete, select
+
+    from store.tables import AuditRow, CaseRow, DelegationPrincipalRow, DelegationRow, ParticipationRow
+
+    async def stored() -> tuple[int | None, list[str]]:
+        async with cases.db.session() as session:
+            version = await session.scalar(select(CaseRow.version).where(CaseRow.case_id == handle.id))
+            rows = (await session.scalars(select(DelegationRow.task_state).where(DelegationRow.case_id == handle.id))).all()
+            return version, list(rows)
+
+    handle = await cases.start(load(TASKS), ALICE)
+    await eventually(stored, lambda r: r[0] == 1)
+    async with cases.db.session() as session:
+        for table in (DelegationPrincipalRow, ParticipationRow, DelegationRow, AuditRow, CaseRow):
+            await session.execute(delete(table).where(table.case_id == handle.id))
+        await session.commit()
+    await handle.signal(CaseWorkflow.claim, Claim(actor=ALICE, item_id="one"))  # no gateway writes this
+    version, rows = await eventually(stored, lambda r: r[0] == 2, tries=300)
+    assert rows == ["Assigned"]

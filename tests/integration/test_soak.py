@@ -67,8 +67,8 @@ async def test_one_case_lives_through_tens_of_thousands_of_actions(cases: Cases)
         latest = cases.client.get_workflow_handle(handle.id)
         for i in range(SOAK_ACTIONS // STREAMS):
             step = (i + s) % 4
+            key = f"k{s}-{i}"
             if step == 0:  # a new 1 KB entry: the file grows until the budget refuses it
-                key = f"k{s}-{i}"
                 cmd: Any = MergeFile(actor=ANN, data={key: "v" * 1000})
             elif step == 1:  # rewrite an entry: the file keeps its size
                 cmd = MergeFile(actor=ANN, data={"counter": f"{s}-{i}"})
@@ -85,7 +85,7 @@ async def test_one_case_lives_through_tens_of_thousands_of_actions(cases: Cases)
                 continue
             acknowledged += 1
             if step == 0:
-                merged.add(cmd.data and next(iter(cmd.data)))
+                merged.add(key)
 
     await asyncio.gather(*(stream(s) for s in range(STREAMS)))
     latest = cases.client.get_workflow_handle(handle.id)

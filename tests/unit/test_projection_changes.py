@@ -15,7 +15,7 @@ from store.db import Database
 from store.tables import CaseRow, DelegationPrincipalRow, DelegationRow, ParticipationRow
 from tests.unit.engine_helpers import actor, at, definition, run, start_case
 from workflows.engine.commands import Claim, Complete, Delegate, MergeFile, Revoke, TeamAdd, TeamRemove, Transition
-from workflows.engine.projection import CaseChange, ChangeTracker, project
+from workflows.engine.projection import ChangeTracker, project
 from workflows.engine.state import CaseState, TeamMember
 
 DEFN = definition({
