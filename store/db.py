@@ -8,6 +8,7 @@ at every start, so the gateway and the worker never run against an older schema.
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,6 +28,8 @@ DEFAULT_URL = "sqlite+aiosqlite:///data/casework.db"
 # locked". Writers are short (one projection or one deploy), so a queue of them clears
 # well within this.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# How often a connection tries to switch the file to WAL while another holds it (50 ms apart).
+WAL_SWITCH_TRIES = 200
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -101,8 +104,18 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # makes concurrent writers queue instead of failing; NORMAL sync is safe under WAL.
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # Switching a new file to WAL can be refused at once ("database is locked", without
+        # waiting on the busy timeout) while another process holds its lock, as when several
+        # start together and one is migrating: try again for a while.
+        for attempt in range(WAL_SWITCH_TRIES):
+            try:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                break
+            except Exception as exc:
+                if "locked" not in str(exc) or attempt == WAL_SWITCH_TRIES - 1:
+                    raise
+                time.sleep(0.05)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
