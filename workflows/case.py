@@ -196,6 +196,9 @@ class CaseWorkflow:
     async def run(self, inp: CaseInput) -> CaseOutcome:
         if self._start_error is not None:
             raise self._start_error
+        # A run recorded before the access rules by team keeps the rules it was decided by
+        # (replay); a new case, or a run continued as new, goes by the current ones.
+        self._state.access_rules = access.RULES if workflow.patched("access-by-team") else 1
         if self._after_record:
             asyncio.create_task(self._project_recorded(), name="projection")
         self._publish()
@@ -646,7 +649,12 @@ class CaseWorkflow:
 
     @workflow.query
     def tasks(self, actor: Actor) -> list[views.TaskView] | None:
-        return views.tasks(self._state) if self._visible(actor) else None
+        """Every task of the case for those who see it; for a pool member, only the tasks
+        offered to them; None (no such case) for everyone else."""
+        if self._visible(actor):
+            return views.tasks(self._state)
+        offered = views.tasks(self._state, lambda item_id: access.offered_to(self._state, actor, item_id))
+        return offered or None
 
     @workflow.query
     def discretionary(self, actor: Actor) -> views.DiscretionaryOptions | None:

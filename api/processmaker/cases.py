@@ -660,11 +660,14 @@ async def claim_case(
 ) -> Response:
     _require(actor, PM_CASES)
     body = body or DelIndexBody()
-    snap = await _snapshot(svc, app_uid, actor)
+    await _existing(svc, app_uid)  # a deleted case does not exist
+    # The case's tasks as the caller sees them: a pool member outside the case team sees the
+    # tasks offered to them (the unassigned list), not the case.
+    tasks = await _as_case(app_uid, svc.tasks(app_uid, actor))
     if body.del_index is not None:
-        task = _pick(snap.tasks, body.del_index)
+        task = _pick(tasks, body.del_index)
     else:
-        unassigned = [t for t in snap.open_tasks() if t.taskState == "Unassigned"]
+        unassigned = sorted((t for t in tasks if _is_open(t) and t.taskState == "Unassigned"), key=lambda t: t.delIndex)
         if not unassigned:
             raise bad_request(DELEGATION_GONE)
         task = unassigned[-1]

@@ -168,11 +168,13 @@ async def test_a_case_task_names_its_sub_case_and_empty_groups_are_left_out(gate
         await asyncio.sleep(0.1)
     assert child.status_code == 200 and child.json()["parentCase"] == ibm_case
     # the sub-case has one optional task and nothing required or disabled
-    resp = await task_list(gateway, child_id, "rev1")
+    resp = await task_list(gateway, child_id, "author")
     assert resp.status_code == 200, resp.text
     assert list(resp.json()) == ["Optional"]
     (work,) = resp.json()["Optional"]
     assert work["TaskName"] == "Sub work" and work["RosterName"] == "ibm-child" and work["ProcessInstanceId"] == child_id
+    # rev1 may claim Sub work, but the task list shows the whole case, which is not hers
+    assert_ibm_error(await task_list(gateway, child_id, "rev1"), 404)
 
 
 # ------------------------------------------------------------------ the case folder id

@@ -26,6 +26,17 @@ def assert_problem(resp, status: int, *words: str) -> dict:
     return body
 
 
+async def start_with_team(gateway: Gateway, *members: str, **inputs: object) -> dict:
+    """A review case started by author with `members` (usernames) on its case team."""
+    body = {
+        "definition": "review", "inputs": {"subject": "the plan", **inputs},
+        "caseTeam": {"users": [{"userId": user_id(m)} for m in members]},
+    }
+    resp = await gateway.call("POST", "/cases", "author", json=body)
+    assert resp.status_code == 201, resp.text
+    return resp.json()
+
+
 # ------------------------------------------------------------------ authentication
 
 
@@ -122,7 +133,7 @@ async def test_start_case_and_read_it(gateway: Gateway) -> None:
     assert case["state"] == "Active" and case["definition"] == "review" and case["createdBy"] == user_id("author")
     assert case["file"] == {"subject": "the plan", "pages": 3}
     assert case["team"]["users"] == [{"userId": user_id("author"), "isOwner": True, "caseRoles": ["author"]}]
-    items = {p["id"]: p for p in (await gateway.call("GET", f"/cases/{started['caseInstanceId']}/planitems", "rev1")).json()}
+    items = {p["id"]: p for p in (await gateway.call("GET", f"/cases/{started['caseInstanceId']}/planitems", "author")).json()}
     assert items["review"]["currentState"] == "Active" and items["review"]["taskState"] == "Unassigned"
     assert items["review"]["dueDate"] is not None
     assert items["publish"]["currentState"] == "Available"
@@ -171,22 +182,26 @@ async def test_cases_are_invisible_to_outsiders(gateway: Gateway) -> None:
 
 
 async def test_claim_delegate_revoke_complete(gateway: Gateway) -> None:
-    case = await gateway.start()
+    # rev2 is on the case team; rev1 is only in the reviewers' pool
+    case = await start_with_team(gateway, "rev2")
     t = task(case, "review")
     claimed = await gateway.call("PUT", f"/tasks/{t}/claim", "rev1")
     assert claimed.status_code == 200
     assert claimed.json()["taskState"] == "Assigned" and claimed.json()["assignee"] == user_id("rev1")
-    assert_problem(await gateway.call("PUT", f"/tasks/{t}/claim", "rev2"), 409, "held by")
+    assert_problem(await gateway.call("PUT", f"/tasks/{t}/claim", "rev2"), 409, "held by someone else")
     assert_problem(await gateway.call("PUT", f"/tasks/{t}/claim", "author"), 403, "role")
     delegated = await gateway.call("PUT", f"/tasks/{t}/delegate", "rev1", json={"assignee": "rev2"})
     assert delegated.json()["taskState"] == "Delegated"
     assert delegated.json()["assignee"] == user_id("rev2") and delegated.json()["owner"] == user_id("rev1")
-    assert_problem(await gateway.call("POST", f"/tasks/{t}/complete", "rev1", json={"verdict": "accept"}), 403)
+    assert_problem(await gateway.call("POST", f"/tasks/{t}/complete", "rev1", json={"verdict": "accept"}), 403, "only the user who holds task 'review' may complete it")
     back = await gateway.call("PUT", f"/tasks/{t}/revoke", "rev2")
     assert back.json()["taskState"] == "Assigned" and back.json()["assignee"] == user_id("rev1")
     pooled = await gateway.call("PUT", f"/tasks/{t}/revoke", "rev1")
     assert pooled.json()["taskState"] == "Unassigned" and pooled.json()["assignee"] is None
-    assert_problem(await gateway.call("PUT", f"/tasks/{t}/revoke", "rev1"), 409)
+    # having given the task back, rev1 neither holds it nor is on the team: the case does
+    # not exist for her (the task is only offered to her again)
+    assert_problem(await gateway.call("PUT", f"/tasks/{t}/revoke", "rev1"), 404)
+    assert_problem(await gateway.call("PUT", f"/tasks/{t}/revoke", "rev2"), 409)
     await gateway.call("PUT", f"/tasks/{t}/claim", "rev2")
     missing = await gateway.call("POST", f"/tasks/{t}/complete", "rev2", json={"score": 3})
     assert any(e["field"] == "output.verdict" for e in assert_problem(missing, 422)["errors"])
@@ -204,9 +219,12 @@ async def test_claim_delegate_revoke_complete(gateway: Gateway) -> None:
 
 
 async def test_assign_by_owner_or_planner_only(gateway: Gateway) -> None:
-    case = await gateway.start()
+    # lead (the planning role) and rev1 are on the case team
+    case = await start_with_team(gateway, "lead", "rev1")
     t = task(case, "review")
     assert_problem(await gateway.call("PUT", f"/tasks/{t}/assign", "rev1", json={"assignee": "rev2"}), 403)
+    # a holder of the reviewer role outside the team: the case does not exist for him
+    assert_problem(await gateway.call("PUT", f"/tasks/{t}/assign", "rev2", json={"assignee": "rev1"}), 404)
     by_lead = await gateway.call("PUT", f"/tasks/{t}/assign", "lead", json={"assignee": "rev2"})
     assert by_lead.json()["assignee"] == user_id("rev2")
     by_owner = await gateway.call("PUT", f"/tasks/{t}/assign", "author", json={"assignee": "rev1"})
@@ -216,7 +234,7 @@ async def test_assign_by_owner_or_planner_only(gateway: Gateway) -> None:
 
 
 async def test_save_and_validate(gateway: Gateway) -> None:
-    case = await gateway.start()
+    case = await start_with_team(gateway, "rev1")
     t = task(case, "review")
     assert_problem(await gateway.call("PUT", f"/tasks/{t}", "rev1", json={"score": 2}), 409)  # not claimed yet
     await gateway.call("PUT", f"/tasks/{t}/claim", "rev1")
@@ -248,7 +266,7 @@ async def test_same_idempotency_key_has_one_effect_and_one_answer(gateway: Gatew
 
 
 async def test_plan_item_transitions(gateway: Gateway) -> None:
-    case = await gateway.start()
+    case = await start_with_team(gateway, "rev1")
     cid = case["caseInstanceId"]
     assert_problem(await gateway.call("POST", f"/cases/{cid}/planitems/withdraw/occur", "rev1"), 403)
     assert_problem(await gateway.call("POST", f"/cases/{cid}/planitems/withdraw/explode", "author"), 400)
@@ -267,7 +285,8 @@ async def test_plan_item_transitions(gateway: Gateway) -> None:
 
 
 async def test_discretionary_planning(gateway: Gateway) -> None:
-    case = await gateway.start()
+    # lead (the planning role) and rev1 are on the case team
+    case = await start_with_team(gateway, "lead", "rev1")
     cid = case["caseInstanceId"]
     listed = (await gateway.call("GET", f"/cases/{cid}/discretionaryitems", "lead")).json()
     assert listed["caseInstanceId"] == cid and listed["name"] == "Review of the plan"
@@ -291,9 +310,13 @@ async def test_case_team(gateway: Gateway) -> None:
     case = await gateway.start()
     cid = case["caseInstanceId"]
     member = {"userId": user_id("author2"), "isOwner": False, "caseRoles": ["author"]}
-    assert_problem(await gateway.call("POST", f"/cases/{cid}/caseteam/users", "rev1", json=member), 403)
+    # a holder of the reviewer role outside the team: the case does not exist for her
+    assert_problem(await gateway.call("POST", f"/cases/{cid}/caseteam/users", "rev1", json=member), 404)
     added = await gateway.call("POST", f"/cases/{cid}/caseteam/users", "author", json=member)
     assert member in added.json()["users"]
+    # a member who is not an owner may not change the team
+    other = {"userId": user_id("rev1"), "isOwner": False, "caseRoles": []}
+    assert_problem(await gateway.call("POST", f"/cases/{cid}/caseteam/users", "author2", json=other), 403)
     assert_problem(await gateway.call("POST", f"/cases/{cid}/caseteam/users", "author", json={**member, "caseRoles": ["boss"]}), 422)
     assert_problem(await gateway.call("POST", f"/cases/{cid}/caseteam/users", "author", json={**member, "userId": "ghost"}), 422)
     assert_problem(await gateway.call("DELETE", f"/cases/{cid}/caseteam/users/{user_id('author')}", "author"), 409, "owner")
@@ -305,7 +328,7 @@ async def test_case_team(gateway: Gateway) -> None:
 
 
 async def test_case_file_and_history(gateway: Gateway) -> None:
-    case = await gateway.start()
+    case = await start_with_team(gateway, "rev1")
     cid = case["caseInstanceId"]
     merged = await gateway.call("PUT", f"/cases/{cid}/casefile", "author", json={"notes": "n", "pages": 9})
     assert merged.json() == {"subject": "the plan", "notes": "n", "pages": 9}

@@ -43,8 +43,9 @@ async def deploy(gw: Gateway) -> str:
     return def_id
 
 
-async def start(gw: Gateway, def_id: str, subject: str, username: str = "author") -> dict:
-    resp = await gw.call("POST", "/cases", username, json={"definition": def_id, "inputs": {"subject": subject}})
+async def start(gw: Gateway, def_id: str, subject: str, username: str = "author", team: tuple[str, ...] = ()) -> dict:
+    body = {"definition": def_id, "inputs": {"subject": subject}, "caseTeam": {"users": [{"userId": user_id(u)} for u in team]}}
+    resp = await gw.call("POST", "/cases", username, json=body)
     assert resp.status_code == 201, resp.text
     return resp.json()
 
@@ -82,12 +83,21 @@ async def test_a_new_case_is_listed_as_soon_as_its_start_answers(gateway: Gatewa
 
 async def test_cases_are_listed_only_for_those_who_belong_to_them(gateway: Gateway) -> None:
     def_id = await deploy(gateway)
-    case = await start(gateway, def_id, "private")
+    case = await start(gateway, def_id, "private", team=("lead",))
+    cid = case["caseInstanceId"]
     ids = lambda rows: [c["id"] for c in rows]  # noqa: E731
-    assert ids(await cases_of(gateway, "rev1", def_id)) == [case["caseInstanceId"]]  # role via group
-    assert ids(await cases_of(gateway, "lead", def_id)) == [case["caseInstanceId"]]  # role by username
-    assert ids(await cases_of(gateway, "admin", def_id)) == [case["caseInstanceId"]]  # PM_ALLCASES
+    assert ids(await cases_of(gateway, "author", def_id)) == [cid]  # the starter, an owner
+    assert ids(await cases_of(gateway, "lead", def_id)) == [cid]  # on the case team
+    assert ids(await cases_of(gateway, "admin", def_id)) == [cid]  # PM_ALLCASES
+    # holding a role of the definition (here through the group reviewers) is not belonging
+    # to the case: its task is offered to them, the case is not listed
+    assert await cases_of(gateway, "rev1", def_id) == []
+    assert await cases_of(gateway, "rev2", def_id) == []
     assert await cases_of(gateway, "outsider", def_id) == []
+    # once rev1 holds its task, the case is hers too
+    await put(gateway, f"/tasks/{cid}.work/claim", "rev1")
+    assert ids(await cases_of(gateway, "rev1", def_id)) == [cid]
+    assert await cases_of(gateway, "rev2", def_id) == []
 
 
 async def test_cases_filter_by_state_and_sort_and_page(gateway: Gateway) -> None:
@@ -193,7 +203,8 @@ async def test_lists_match_the_cases_after_concurrent_actions(gateway: Gateway) 
     """Many users act at once on many cases; afterwards every list row equals what the case
     itself says (its workflow query is the truth)."""
     def_id = await deploy(gateway)
-    cases = [await start(gateway, def_id, f"race {def_id} {i}") for i in range(8)]
+    # both reviewers are on every case's team, so the one who loses a claim is told it is held
+    cases = [await start(gateway, def_id, f"race {def_id} {i}", team=("rev1", "rev2")) for i in range(8)]
 
     async def work(i: int, case: dict) -> None:
         tid = f"{case['caseInstanceId']}.work"

@@ -121,6 +121,14 @@ async def ok(resp: Awaitable[Any]) -> None:
     assert r.content == b""
 
 
+async def join(gw: Gateway, app_uid: str, username: str) -> None:
+    """The starter (an owner) puts `username` on the case team (the native endpoint: the
+    ProcessMaker face has none), so that they see the case."""
+    member = {"userId": user_id(username), "isOwner": False, "caseRoles": []}
+    resp = await gw.call("POST", f"/cases/{app_uid}/caseteam/users", "author", json=member)
+    assert resp.status_code == 200, resp.text
+
+
 async def current(gw: Gateway, app_uid: str, username: str = "author") -> dict[str, int]:
     """Open task -> del_index."""
     return {t["tas_uid"]: t["del_index"] for t in (await info(gw, app_uid, username))["current_task"]}
@@ -261,7 +269,7 @@ async def test_current_task_and_tasks_after_a_parallel_split(pm: Gateway) -> Non
     case = await info(pm, app_uid)
     assert case["app_status"] == "TO_DO"
     assert {t["tas_uid"]: (t["del_index"], t["usr_uid"]) for t in case["current_task"]} == {"finance": (2, ""), "legal": (3, "")}
-    resp = await pm.call("GET", f"{WS}/cases/{app_uid}/current-task", "rev1")
+    resp = await pm.call("GET", f"{WS}/cases/{app_uid}/current-task", "author")
     assert resp.json() == [
         {"tas_uid": "finance", "tas_title": "Check finances", "del_index": "2"},
         {"tas_uid": "legal", "tas_title": "Check legal", "del_index": "3"},
@@ -329,8 +337,10 @@ async def test_sec_join_waits_for_both_branches_then_select_routes(pm: Gateway) 
 
 async def test_route_case_refusals(pm: Gateway) -> None:
     app_uid = await past_split(pm)
+    # rev2, a checker on the case team, sees the case; rev1 is only in the checkers' pool
+    await join(pm, app_uid, "rev2")
     # finance is unassigned: nobody may route it before claiming it
-    pm_error(await put(pm, app_uid, "route-case", "rev1", del_index=2), 400)
+    pm_error(await put(pm, app_uid, "route-case", "rev2", del_index=2), 400, "Task 'finance' is not assigned to anyone; claim it or have it assigned first")
     await ok(put(pm, app_uid, "claim", "rev1", del_index=2))
     # only its holder routes it
     pm_error(await put(pm, app_uid, "route-case", "rev2", del_index=2), 403)
@@ -442,6 +452,10 @@ async def test_pause_until_a_date_unpauses_by_itself(pm: Gateway) -> None:
     pm_error(await put(pm, app_uid, "pause", unpaused_date="31/12/2099"), 400)
     # nobody holds a task of it but the author; rev1 is not a supervisor
     other = await past_split(pm)
+    # a checker outside the team (its tasks are only offered to her): the case does not exist for her
+    pm_error(await put(pm, other, "pause", "rev1", unpaused_date=""), 400, f"The Application row '{other}' doesn't exist!")
+    # on the team she sees it, but still may not pause it
+    await join(pm, other, "rev1")
     pm_error(await put(pm, other, "pause", "rev1", unpaused_date=""), 403)
     at = (datetime.now(UTC) + timedelta(seconds=3)).strftime("%Y-%m-%d %H:%M:%S")
     await ok(put(pm, app_uid, "pause", unpaused_date=at))
@@ -476,7 +490,10 @@ async def test_unpause_now_or_at_a_date(pm: Gateway) -> None:
 
 async def test_cancel_twice_and_who_may_cancel(pm: Gateway) -> None:
     app_uid = await new_case(pm)
-    # author2 is a clerk (sees the case) but holds no task of it and lacks PM_CANCELCASE
+    # author2 holds the clerk role outside the team: the case does not exist for him
+    pm_error(await put(pm, app_uid, "cancel", "author2"), 400, f"The Application row '{app_uid}' doesn't exist!")
+    # on the team he sees the case, but holds no task of it and lacks PM_CANCELCASE
+    await join(pm, app_uid, "author2")
     pm_error(await put(pm, app_uid, "cancel", "author2"), 403)
     await ok(put(pm, app_uid, "cancel"))
     assert (await info(pm, app_uid))["app_status"] == "CANCELLED"
@@ -492,7 +509,10 @@ async def test_cancel_twice_and_who_may_cancel(pm: Gateway) -> None:
 
 async def test_delete_rules(pm: Gateway) -> None:
     app_uid = await new_case(pm)
-    # a clerk who does not hold its first task may not delete it
+    # a clerk outside the team: the case does not exist for him
+    pm_error(await pm.call("DELETE", f"{WS}/cases/{app_uid}", "author2"), 400, f"The Application row '{app_uid}' doesn't exist!")
+    # a clerk on the team who does not hold its first task may not delete it
+    await join(pm, app_uid, "author2")
     pm_error(await pm.call("DELETE", f"{WS}/cases/{app_uid}", "author2"), 403)
     await ok(pm.call("DELETE", f"{WS}/cases/{app_uid}", "author"))
     gone = f"The Application row '{app_uid}' doesn't exist!"
@@ -513,7 +533,10 @@ async def test_execute_trigger(pm: Gateway) -> None:
     pm_error(await put(pm, app_uid, "execute-trigger/nope"), 400)
     await ok(put(pm, app_uid, "execute-trigger/flag"))
     assert (await pm.call("GET", f"{WS}/cases/{app_uid}/variables", "author")).json()["flagged"] is True
-    # a clerk holding no task of it, and not its owner
+    # a clerk outside the team: the case does not exist for him
+    pm_error(await put(pm, app_uid, "execute-trigger/flag", "author2"), 400, f"The Application row '{app_uid}' doesn't exist!")
+    # a clerk on the team, holding no task of it, and not its owner
+    await join(pm, app_uid, "author2")
     pm_error(await put(pm, app_uid, "execute-trigger/flag", "author2"), 403)
 
 

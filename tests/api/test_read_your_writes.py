@@ -93,9 +93,12 @@ async def test_an_action_answers_with_its_version_and_a_token(pair: Pair) -> Non
     assert consistency.decode(token) == {cid: version_of(claim)}
     revoke = await pair.a.call("PUT", f"/tasks/{cid}.review/revoke", "rev1")
     assert version_of(revoke) == version_of(claim) + 1
-    # a refusal changes nothing and names no version
-    refused = await pair.a.call("PUT", f"/tasks/{cid}.review/revoke", "rev2")
+    # a refusal changes nothing and names no version: the owner revokes a task nobody holds
+    refused = await pair.a.call("PUT", f"/tasks/{cid}.review/revoke", "author")
     assert refused.status_code in (403, 409) and "etag" not in refused.headers
+    # nor does the 404 of a reviewer outside the team, for whom the case does not exist
+    unseen = await pair.a.call("PUT", f"/tasks/{cid}.review/revoke", "rev2")
+    assert unseen.status_code == 404 and "etag" not in unseen.headers
 
 
 async def test_a_list_through_another_gateway_waits_for_the_token(pair: Pair) -> None:

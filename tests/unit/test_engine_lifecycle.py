@@ -22,6 +22,7 @@ from tests.unit.engine_helpers import (
 )
 from workflows.actor import SYSTEM
 from workflows.engine.commands import (
+    TeamAdd,
     ChildDone,
     Claim,
     Complete,
@@ -206,9 +207,11 @@ def test_transition_of_an_unknown_item_is_not_found() -> None:
         (OWEN, "stage", "suspend", "ok"),
         (SUE, "stage", "suspend", "ok"),
         (TESS, "stage", "suspend", Forbidden),
-        (RITA, "stage", "suspend", Forbidden),
+        (RITA, "stage", "suspend", NotFound),  # holds a role, but is not in the team
+        ("rita in the team", "stage", "suspend", Forbidden),
         (XAVIER, "stage", "suspend", NotFound),
-        (RITA, "event", "occur", "ok"),
+        (RITA, "event", "occur", NotFound),
+        ("rita in the team", "event", "occur", "ok"),  # the event's role, in the team
         (OWEN, "event", "occur", "ok"),
         (TESS, "event", "occur", Forbidden),
         (XAVIER, "event", "occur", NotFound),
@@ -220,6 +223,8 @@ def test_transition_of_an_unknown_item_is_not_found() -> None:
 def test_who_may_ask_for_a_transition(who: Any, item_id: str, transition: str, expected: Any) -> None:
     s = reach("stage", "Active")
     s = run(s, owner("task", "manualStart"))
+    if who == "rita in the team":
+        s, who = run(s, TeamAdd(actor=OWEN, member=TeamMember(userId="rita"))), RITA
     cmd = Transition(actor=who, item_id=item_id, transition=transition)
     if expected == "ok":
         run(s, cmd)

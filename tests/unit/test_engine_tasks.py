@@ -3,12 +3,14 @@
 Every task action against every task state and every kind of caller:
 - alice   holds the task (its assignee; the owner once she delegates it)
 - bob     the delegate, when alice delegated the task (otherwise just another role holder)
-- carol   another holder of the task's role
+- carol   another holder of the task's role (alice, bob and carol are not in the case team)
 - owen    a case owner (the starter) without the task's role
 - tess    a case-team member without the role
 - sue     a supervisor of the definition
-- pat     holds the planning role (plannableBy)
+- pat     a case-team member with the planning role (plannableBy)
 - xavier  an outsider: not in the team, no role; he may not see the case (NotFound)
+
+Holders of the role outside the team see only a task offered to them (engine/access.py).
 """
 
 from __future__ import annotations
@@ -91,7 +93,9 @@ CALLERS = {"alice": ALICE, "bob": BOB, "carol": CAROL, "owen": OWEN, "tess": TES
 
 
 def new_case():
-    return start_case(DEFN, OWEN, team=[TeamMember(userId="tess", caseRoles=["requester"])])
+    return start_case(
+        DEFN, OWEN, team=[TeamMember(userId="tess", caseRoles=["requester"]), TeamMember(userId="pat", caseRoles=["planner"])]
+    )
 
 
 def case_with_task(task_state: str):
@@ -134,41 +138,47 @@ def command(action: str, who: Any, item_id: str):
 # Outcome codes: NF/FB/CF/IV = the error; A:x = Assigned to x (x is assignee and owner);
 # D:o>a = Delegated by owner o to assignee a; U = Unassigned; C = Completed (output merged
 # into case data); S = draft saved (task state kept); V = validation answered, nothing changed.
+# Who sees the case (engine/access.py): the team (owen, tess, pat), holders of its tasks now
+# or before, supervisors (sue). Holders of the task's role outside the team (alice, bob,
+# carol before they hold it) see only a task offered to them: they may claim it, and
+# anything else they send is about a case that does not exist for them (NF).
 #                     alice          bob        carol      owen       tess  sue        pat        xavier
-ALL_CONFLICT = "      CF             CF         CF         CF         CF    CF         CF         NF"
+ALL_CONFLICT = "      CF             NF         NF         CF         CF    CF         CF         NF"
+NOT_STARTED = "       NF             NF         NF         CF         CF    CF         CF         NF"
 MATRIX: dict[str, dict[str, str]] = {
     "Unassigned": {
         "claim":    "A:alice        A:bob      A:carol    FB         FB    FB         FB         NF",
-        "revoke":   ALL_CONFLICT,
-        "assign":   "FB             FB         FB         A:carol    FB    A:carol    A:carol    NF",
-        "delegate": ALL_CONFLICT,
-        "complete": ALL_CONFLICT,
-        "save":     ALL_CONFLICT,
-        "validate": ALL_CONFLICT,
+        "revoke":   "NF             NF         NF         CF         CF    CF         CF         NF",
+        "assign":   "NF             NF         NF         A:carol    FB    A:carol    A:carol    NF",
+        "delegate": "NF             NF         NF         CF         CF    CF         CF         NF",
+        "complete": "NF             NF         NF         CF         CF    CF         CF         NF",
+        "save":     "NF             NF         NF         CF         CF    CF         CF         NF",
+        "validate": "NF             NF         NF         CF         CF    CF         CF         NF",
     },
     "Assigned": {
-        "claim":    "CF             CF         CF         FB         FB    FB         FB         NF",
-        "revoke":   "U              FB         FB         FB         FB    FB         FB         NF",
-        "assign":   "FB             FB         FB         A:carol    FB    A:carol    A:carol    NF",
-        "delegate": "D:alice>carol  FB         FB         FB         FB    FB         FB         NF",
-        "complete": "C              FB         FB         FB         FB    FB         FB         NF",
-        "save":     "S              FB         FB         FB         FB    FB         FB         NF",
-        "validate": "V              FB         FB         FB         FB    FB         FB         NF",
+        "claim":    "CF             NF         NF         FB         FB    FB         FB         NF",
+        "revoke":   "U              NF         NF         FB         FB    FB         FB         NF",
+        "assign":   "FB             NF         NF         A:carol    FB    A:carol    A:carol    NF",
+        "delegate": "D:alice>carol  NF         NF         FB         FB    FB         FB         NF",
+        "complete": "C              NF         NF         FB         FB    FB         FB         NF",
+        "save":     "S              NF         NF         FB         FB    FB         FB         NF",
+        "validate": "V              NF         NF         FB         FB    FB         FB         NF",
     },
     "Delegated": {
-        "claim":    "CF             CF         CF         FB         FB    FB         FB         NF",
-        "revoke":   "A:alice        A:alice    FB         FB         FB    FB         FB         NF",
-        "assign":   "FB             FB         FB         CF         FB    CF         CF         NF",
-        "delegate": "FB             CF         FB         FB         FB    FB         FB         NF",
-        "complete": "FB             C          FB         FB         FB    FB         FB         NF",
-        "save":     "FB             S          FB         FB         FB    FB         FB         NF",
-        "validate": "FB             V          FB         FB         FB    FB         FB         NF",
+        "claim":    "CF             CF         NF         FB         FB    FB         FB         NF",
+        "revoke":   "A:alice        A:alice    NF         FB         FB    FB         FB         NF",
+        "assign":   "FB             FB         NF         CF         FB    CF         CF         NF",
+        "delegate": "FB             CF         NF         FB         FB    FB         FB         NF",
+        "complete": "FB             C          NF         FB         FB    FB         FB         NF",
+        "save":     "FB             S          NF         FB         FB    FB         FB         NF",
+        "validate": "FB             V          NF         FB         FB    FB         FB         NF",
     },
-    # Not active: every action is refused as a conflict (after the visibility check).
+    # Not active: every action is refused as a conflict (after the visibility check; alice
+    # held the task, so she still sees the case).
     "Suspended": dict.fromkeys(("claim", "revoke", "assign", "delegate", "complete", "save", "validate"), ALL_CONFLICT),
     "Completed": dict.fromkeys(("claim", "revoke", "assign", "delegate", "complete", "save", "validate"), ALL_CONFLICT),
     "Terminated": dict.fromkeys(("claim", "revoke", "assign", "delegate", "complete", "save", "validate"), ALL_CONFLICT),
-    "NotStarted": dict.fromkeys(("claim", "revoke", "assign", "delegate", "complete", "save", "validate"), ALL_CONFLICT),
+    "NotStarted": dict.fromkeys(("claim", "revoke", "assign", "delegate", "complete", "save", "validate"), NOT_STARTED),
 }
 
 
@@ -271,14 +281,15 @@ def test_suspended_task_keeps_its_holder_and_gets_it_back_on_resume() -> None:
 # ------------------------------------------------------------------ MANUAL tasks
 
 
-@pytest.mark.parametrize("who", ["alice", "carol", "owen", "pat"])
-def test_manual_task_cannot_be_claimed(who: str) -> None:
-    refuse(new_case(), Claim(actor=CALLERS[who], item_id="manual"), Conflict)
+@pytest.mark.parametrize("who,error", [("alice", NotFound), ("carol", NotFound), ("owen", Conflict), ("pat", Conflict)])
+def test_manual_task_cannot_be_claimed(who: str, error: type) -> None:
+    # not offered to anyone: a role holder outside the team is not even told of it
+    refuse(new_case(), Claim(actor=CALLERS[who], item_id="manual"), error)
 
 
 @pytest.mark.parametrize(
     "assigner,expected",
-    [("owen", "assigned"), ("sue", "assigned"), ("pat", "assigned"), ("alice", Forbidden), ("tess", Forbidden), ("xavier", NotFound)],
+    [("owen", "assigned"), ("sue", "assigned"), ("pat", "assigned"), ("alice", NotFound), ("tess", Forbidden), ("xavier", NotFound)],
 )
 def test_manual_task_is_assigned_by_owner_or_planner(assigner: str, expected: Any) -> None:
     s = new_case()
@@ -289,10 +300,12 @@ def test_manual_task_is_assigned_by_owner_or_planner(assigner: str, expected: An
     s = run(s, cmd)
     t = item(s, "manual").task
     assert (t.task_state, t.assignee, t.owner) == (TaskState.Assigned, "carol", "carol")
-    # revoked, it goes back to the pool, and still cannot be claimed
+    # revoked, it goes back to the pool, and still cannot be claimed: by the owner (who is
+    # told so), nor by carol, who no longer holds a task of the case and so no longer sees it
     s = run(s, Revoke(actor=CAROL, item_id="manual"))
     assert item(s, "manual").task.task_state == TaskState.Unassigned
-    refuse(s, Claim(actor=CAROL, item_id="manual"), Conflict)
+    refuse(s, Claim(actor=OWEN, item_id="manual"), Conflict)
+    refuse(s, Claim(actor=CAROL, item_id="manual"), NotFound)
 
 
 # ------------------------------------------------------------------ assign outside the role
@@ -455,7 +468,7 @@ SEQ = definition(
 
 
 def test_del_index_increments_per_activation_and_due_follows_activation() -> None:
-    s = start_case(SEQ, OWEN, {"reviewer": "alice"})
+    s = start_case(SEQ, OWEN, {"reviewer": "alice"}, team=[TeamMember(userId="pat", caseRoles=["planner"])])
     assert item(s, "first").task.del_index == 1
     assert item(s, "other").task.del_index == 2
     assert item(s, "first").task.due == T0 + timedelta(hours=4)

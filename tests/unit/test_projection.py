@@ -144,7 +144,10 @@ def test_a_manual_task_has_no_candidates() -> None:
     s = run(s, Complete(actor=TESS, item_id="second"), at(4))
     third = delegation(project(s), "third")
     assert third.open and third.assignee is None and third.candidates == []
-    assert "user:alice" in third.viewers  # the pool still sees it
+    # offered to nobody: the team members of its role, owners and supervisors list it; a holder
+    # of its role outside the team does not (the case does not exist for her)
+    assert "user:tess" in third.viewers and "user:owen" in third.viewers
+    assert "user:alice" not in third.viewers and "group:clerks" not in third.viewers
 
 
 def test_a_finished_or_suspended_task_has_no_candidates() -> None:
@@ -162,16 +165,18 @@ def test_self_service_evaluate_candidates_are_the_variables_entries() -> None:
     assert delegation(project(s), "r").candidates == ["group:auditors", "user:bob"]
     s = run(s, MergeFile(actor=OWEN, data={"pool": "carol"}), at(1))
     assert delegation(project(s), "r").candidates == ["user:carol"]
-    # who sees it: the role's holders, whom the variable names, and the case owner
-    assert delegation(project(s), "r").viewers == ["user:alice", "user:carol", "user:owen"]
+    # who lists it: whom the variable names (it is offered to them) and the case owner; the
+    # role's holder outside the team does not
+    assert delegation(project(s), "r").viewers == ["user:carol", "user:owen"]
 
 
 def test_viewers_are_the_roles_holders_the_holder_and_the_candidates() -> None:
     s = run(new_case(), Claim(actor=ALICE, item_id="first"), at(1))
     s = run(s, Delegate(actor=ALICE, item_id="first", assignee=BOB), at(2))
     first = delegation(project(s), "first")
-    # the role's holders, the holder and delegate, and case-wide: the owner and the supervisors
-    assert set(first.viewers) == {"group:clerks", "user:alice", "user:bob", "user:tess"} | CASE_WIDE
+    # the team members of its role, the holder and delegate, and case-wide: the owner and the
+    # supervisors; not the role's group, to whom it is no longer offered
+    assert set(first.viewers) == {"user:alice", "user:bob", "user:tess"} | CASE_WIDE
     assert (first.task_state, first.assignee, first.owner) == ("Delegated", "bob", "alice")
 
 
@@ -188,8 +193,8 @@ def test_participations() -> None:
     doc = project(s)
     assert kinds_of(doc, "user:owen") == {"owner", "member", "participant"}  # owner, starter
     assert kinds_of(doc, "user:tess") == {"member"}  # in the team with a role
-    assert kinds_of(doc, "group:clerks") == {"member"}  # the role's group
-    assert kinds_of(doc, "user:alice") == {"member", "participant"}  # the role's user who held a task
+    assert kinds_of(doc, "group:clerks") == set()  # the role's group: a pool, not the team
+    assert kinds_of(doc, "user:alice") == {"participant"}  # the role's user who held a task
     assert kinds_of(doc, "user:bob") == {"member", "participant"}  # assigned: joined the team with the role
     assert kinds_of(doc, "user:sue") == kinds_of(doc, "group:sue") == {"supervisor"}
     assert kinds_of(doc, "group:auditors") == {"supervisor"}

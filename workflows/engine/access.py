@@ -17,6 +17,8 @@ REASSIGN_SUPERVISED = "PM_REASSIGNCASE_SUPERVISOR"
 # Commands a permission lets its holder send to any case, seen or not: ProcessMaker grants
 # these over every case (its reassign and cancel lists show them all).
 ACTS_BY_PERMISSION = {"cancel_case": CANCEL_CASE, "delete_case": DELETE_CASE, "reassign": REASSIGN_CASE}
+# The access rules new cases are decided by (CaseState.access_rules).
+RULES = 2
 
 
 def member(state: CaseState, user_id: str) -> TeamMember | None:
@@ -54,8 +56,7 @@ def holds_a_task(state: CaseState, actor: Actor) -> bool:
 
 
 def in_a_pool_by_variable(state: CaseState, actor: Actor) -> bool:
-    """Named by the SELF_SERVICE_EVALUATE variable of an active, unheld task: they may claim
-    it (and find it in their lists), so they must be able to see the case."""
+    """Rules 1 only: named by the SELF_SERVICE_EVALUATE variable of an active, unheld task."""
     from workflows.engine.lifecycle import DefIndex  # lifecycle imports this module
 
     defs = DefIndex.of(state.definition)
@@ -69,18 +70,41 @@ def in_a_pool_by_variable(state: CaseState, actor: Actor) -> bool:
 
 
 def can_see(state: CaseState, actor: Actor) -> bool:
-    """Team members, role holders, task holders (now or before), supervisors, PM_ALLCASES and
-    whoever may claim a task by its variable see a case; everyone else is told it does not
-    exist (a starter who left the team included). A deleted case exists for nobody. The read model's participations
-    and viewers (projection.py) follow the same rule."""
-    return not state.deleted and (
+    """Who sees the case as a whole (its plan, file, team, history and every task): its team
+    (owners included), whoever holds or held one of its tasks, the definition's supervisors
+    and PM_ALLCASES. Everyone else is told it does not exist, a starter who left the team
+    included; a pool member sees only the tasks offered to them (`sees_task`). A deleted
+    case exists for nobody. The read model's participations and viewers (projection.py)
+    follow the same rule, so no list shows a case its reader is refused."""
+    if state.deleted:
+        return False
+    if (
         member(state, actor.user_id) is not None
-        or holds_any(state, actor, list(state.definition.roles))
         or holds_a_task(state, actor)
         or is_supervisor(state, actor)
         or sees_all(actor)
-        or in_a_pool_by_variable(state, actor)
+    ):
+        return True
+    # Cases whose history was decided by the first rules keep them (see CaseState.access_rules).
+    return state.access_rules < 2 and (
+        holds_any(state, actor, list(state.definition.roles)) or in_a_pool_by_variable(state, actor)
     )
+
+
+def offered_to(state: CaseState, actor: Actor, item_id: str) -> bool:
+    """The task is offered to the actor: active, held by nobody, claimable, and the actor is
+    in its pool. That shows them the task (with its input) and lets them claim it."""
+    from workflows.engine.lifecycle import DefIndex  # lifecycle imports this module
+
+    item = state.items.get(item_id)
+    if item is None or item.task is None or item.state != ItemState.Active or item.task.assignee:
+        return False
+    model = DefIndex.of(state.definition).items.get(item.definition_id)
+    return isinstance(model, HumanTask) and claimable(model) and in_pool(state, actor, model)
+
+
+def sees_task(state: CaseState, actor: Actor, item_id: str) -> bool:
+    return can_see(state, actor) or (not state.deleted and offered_to(state, actor, item_id))
 
 
 def sees_all(actor: Actor) -> bool:
@@ -88,10 +112,30 @@ def sees_all(actor: Actor) -> bool:
     return ALL_CASES in actor.permissions
 
 
-def can_address(state: CaseState, actor: Actor, kind: str) -> bool:
-    """Whether a command reaches the case at all (otherwise: 404, it does not exist)."""
+# Commands that a pool member who does not see the case may send about a task offered to them.
+OFFERED_COMMANDS = frozenset({"claim"})
+
+
+def can_address(state: CaseState, actor: Actor, kind: str, item_id: str | None = None) -> bool:
+    """Whether a command reaches the case at all (otherwise: 404, it does not exist): the
+    caller sees the case, holds a permission that reaches every case for this command, or
+    claims a task offered to them."""
+    if state.deleted:
+        return False
     needed = ACTS_BY_PERMISSION.get(kind)
-    return can_see(state, actor) or (not state.deleted and needed is not None and needed in actor.permissions)
+    return (
+        can_see(state, actor)
+        or (needed is not None and needed in actor.permissions)
+        or (kind in OFFERED_COMMANDS and item_id is not None and offered_to(state, actor, item_id))
+    )
+
+
+def may_change_file(state: CaseState, actor: Actor) -> bool:
+    """The case file is changed by the case team (owners included), supervisors and the
+    holder of an active task; under rules 1 also by every holder of a definition role."""
+    if member(state, actor.user_id) is not None or is_supervisor(state, actor) or holds_open_task(state, actor):
+        return True
+    return state.access_rules < 2 and holds_any(state, actor, list(state.definition.roles))
 
 
 def can_manage(state: CaseState, actor: Actor) -> bool:
@@ -131,6 +175,11 @@ def role_principals(state: CaseState, role: str | None) -> set[str]:
     if spec:
         out |= {user(u) for u in spec.users} | {group(g) for g in spec.groups}
     return out
+
+
+def team_principals(state: CaseState, role: str | None) -> set[str]:
+    """The team members a task of `role` is for (the whole team for a task without a role)."""
+    return {user(m.userId) for m in state.team if not role or role in m.caseRoles}
 
 
 def in_pool(state: CaseState, actor: Actor, task: HumanTask) -> bool:

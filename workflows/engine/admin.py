@@ -139,12 +139,12 @@ def reassign(ctx: Ctx, cmd: Reassign) -> None:
         raise Conflict("paused cases can't be reassigned")
     item, model, task = active_task(ctx, cmd.item_id)
     if task.assignee is None or task.assignee != cmd.source:
-        raise Conflict(f"task '{item.id}' is not assigned to {cmd.source}" + (f" but to {task.assignee}" if task.assignee else ""))
+        raise Conflict(f"task '{item.id}' is not assigned to the source user")
     if cmd.target.is_named_by([cmd.source]):
         raise Conflict(f"task '{item.id}' is already assigned to that user")
     if not access.in_pool(state, cmd.target, model):
         raise Invalid(
-            f"{cmd.target.user_id} may not work on task '{item.id}'",
+            f"the target user may not work on task '{item.id}'",
             [{"field": "usr_uid_target", "message": "is not in the pool of the task"}],
         )
     ctx.hand_to(item, cmd.target.user_id)

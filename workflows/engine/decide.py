@@ -89,6 +89,7 @@ def start(
     state = CaseState(
         case_id=case_id, case_number=case_number, definition=compiled, title=title, created_on=at,
         created_by=actor.user_id, last_modified=at, data=data, items={ROOT_ID: root}, parent=parent,
+        access_rules=access.RULES,
     )
     # The starter is an owner with `starterRole`, plus any roles the start gave them.
     given = next((m.caseRoles for m in team if m.userId == actor.user_id), [])
@@ -144,8 +145,8 @@ def _team_remove(ctx: Ctx, cmd: TeamRemove) -> None:
 
 def _merge_file(ctx: Ctx, cmd: MergeFile) -> None:
     state, actor = ctx.state, cmd.actor
-    if not (access.member(state, actor.user_id) or access.holds_any(state, actor, list(state.definition.roles)) or access.can_manage(state, actor)):
-        raise Forbidden("only the case team changes the case file")
+    if not access.may_change_file(state, actor):
+        raise Forbidden("only the case team, supervisors and the holder of an active task change the case file")
     guarded = sorted(set(cmd.data) & _assignment_variables(state.definition))
     if guarded and not access.can_manage(state, actor):
         # they decide who gets a task (EVALUATE) or who may claim it (SELF_SERVICE_EVALUATE):
@@ -241,7 +242,7 @@ def private_copy(state: CaseState) -> CaseState:
 def decide(state: CaseState, cmd: Cmd, at: datetime) -> Decision:
     kind: str = cmd.kind  # type: ignore[attr-defined]
     if kind not in INTERNAL_KINDS:
-        if not access.can_address(state, cmd.actor, kind):
+        if not access.can_address(state, cmd.actor, kind, getattr(cmd, "item_id", None)):
             raise NotFound(f"no case '{state.case_id}'")
         if state.closed:
             raise Conflict(admin.closed_reason(state))

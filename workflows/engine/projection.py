@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from workflows.actor import Actor
 from workflows.definition import HumanTask
 from workflows.engine import access, status
-from workflows.engine.access import role_principals
+from workflows.engine.access import team_principals
 from workflows.engine.lifecycle import DefIndex
 from workflows.engine.principals import group, user
 from workflows.engine.state import TERMINAL, AuditEntry, CaseState, ItemState, PlanItemState
@@ -129,8 +129,10 @@ def _delegation(state: CaseState, item: PlanItemState, model: HumanTask | None, 
         assignee=t.assignee, owner=t.owner, previous_user=t.previous_user, delegated_at=t.activated_at or item.created_on,
         init_at=t.started_at, due=t.due, finished_at=t.finished_at, open=is_open, current=False,
         last_modified=item.last_modified, input=t.input, output=t.output, candidates=sorted(candidates), overdue=t.overdue,
-        # one principal lookup decides who sees a task in a list (no OR across tables)
-        viewers=sorted(role_principals(state, role) | holders | candidates | case_wide),
+        # one principal lookup decides who sees a task in a list (no OR across tables): the
+        # team members it is for, its holders, those it is offered to, owners and supervisors
+        # (a holder of its role outside the team sees it only while it is offered to them)
+        viewers=sorted(team_principals(state, role) | holders | candidates | case_wide),
     )
 
 
@@ -140,9 +142,6 @@ def _participations(state: CaseState, delegations: list[DelegationDoc]) -> list[
         kinds[(user(m.userId), OWNER if m.isOwner else MEMBER)] = None
         if m.isOwner:
             kinds[(user(m.userId), MEMBER)] = None
-    for role in state.definition.roles:
-        for p in role_principals(state, role):
-            kinds[(p, MEMBER)] = None
     for name in state.definition.supervisors:
         # supervisors are named by user id, username or group, like startedBy
         kinds[(user(name), SUPERVISOR)] = None

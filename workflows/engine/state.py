@@ -119,6 +119,11 @@ class CaseState(BaseModel):
     paused_until: datetime | None = None
     cancelled: bool = False
     deleted: bool = False
+    # Which access rules decide this case's commands (engine/access.py): 1 let every holder
+    # of a definition role see and change the case; 2 keeps the case to its team, task
+    # holders and supervisors. States recorded before the field load as 1, and a run keeps
+    # the rules its history was decided by (the workflow's `access-by-team` patch).
+    access_rules: int = 1
 
     @property
     def plan(self) -> PlanItemState:

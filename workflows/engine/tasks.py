@@ -44,7 +44,7 @@ def _holder_only(task: HumanTaskInfo, actor: Actor, item_id: str, verb: str) -> 
     if task.task_state not in HELD:
         raise Conflict(f"task '{item_id}' is not assigned to anyone; claim it or have it assigned first")
     if task.assignee != actor.user_id:
-        raise Forbidden(f"only {task.assignee}, who holds task '{item_id}', may {verb} it")
+        raise Forbidden(f"only the user who holds task '{item_id}' may {verb} it")
 
 
 def _touch(ctx: Ctx, item: PlanItemState) -> None:
@@ -60,7 +60,7 @@ def claim(ctx: Ctx, cmd: Claim) -> None:
     if task.task_state != TaskState.Unassigned:
         if task.assignee == cmd.actor.user_id:
             raise Conflict(f"task '{item.id}' is already yours")
-        raise Conflict(f"task '{item.id}' is held by {task.assignee}")
+        raise Conflict(f"task '{item.id}' is held by someone else")
     ctx.hand_to(item, cmd.actor.user_id)
     ctx.log(ev.TaskClaimed(user_id=cmd.actor.user_id), item.id, f"{item.name} claimed")
 
@@ -76,7 +76,7 @@ def assign(ctx: Ctx, cmd: Assign) -> None:
     if not (access.can_manage(ctx.state, cmd.actor) or access.holds_any(ctx.state, cmd.actor, model.plannableBy)):
         raise Forbidden(f"assigning task '{item.id}' needs a planning role or case ownership")
     if task.task_state == TaskState.Delegated:
-        raise Conflict(f"task '{item.id}' is delegated to {task.assignee}; it must be revoked first")
+        raise Conflict(f"task '{item.id}' is delegated; it must be revoked first")
     target = cmd.assignee
     if model.role and not access.holds_role(ctx.state, target, model.role):
         # As in CaseFabric, assigning someone outside the pool brings them into the team.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import BaseModel
 
@@ -144,9 +144,10 @@ def task(state: CaseState, item: PlanItemState, defs: DefIndex | None = None) ->
     return task_view(state.case_id, state.title[:projection.TITLE_MAX], projection.delegation(state, item, defs))
 
 
-def tasks(state: CaseState) -> list[TaskView]:
+def tasks(state: CaseState, only: Callable[[str], bool] | None = None) -> list[TaskView]:
+    """The case's tasks; `only`: those whose item id it accepts."""
     defs = DefIndex.of(state.definition)
-    return [task(state, i, defs) for i in state.items.values() if i.task is not None]
+    return [task(state, i, defs) for i in state.items.values() if i.task is not None and (only is None or only(i.id))]
 
 
 def case(state: CaseState) -> CaseView:
