@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import IO
 
 ROOT = Path(__file__).resolve().parent
+# What `make run` lets the worker call when CASEWORK_HTTP_ALLOW is not set.
+LAPTOP_HTTP_ALLOW = "127.0.0.0/8, ::1"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 STOP_TIMEOUT = 10.0  # seconds a child gets after SIGTERM before SIGKILL
 TEMPORAL_TIMEOUT = 30.0
@@ -229,6 +231,9 @@ def main() -> int:
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # On a laptop the examples' HTTP steps call a local server (the README's ledger_url is
+    # http://127.0.0.1:9999): allow loopback unless the operator said otherwise.
+    env.setdefault("CASEWORK_HTTP_ALLOW", LAPTOP_HTTP_ALLOW)
     children: list[Process] = []
     embedded = not settings.temporal_address
     log_file = settings.data_dir.resolve() / "temporal.log" if embedded else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     # stay well under Temporal's 2 MB payload limit, since answers and continue-as-new inputs
     # are built from the state; request bodies over it are refused at the gateway.
     max_case_bytes: int = Field(default=512_000, ge=16_000, le=1_000_000)
+    # Where process tasks, triggers and validators may call (activities/outbound.py): host
+    # names, domains (`.example.com`), networks (`10.0.0.0/8`) or `*` (any public host),
+    # separated by commas. Loopback, link-local, private and reserved addresses are refused
+    # unless a network entry names them. Empty: no outbound calls at all.
+    http_allow: str = ""
     # Lifetime of tokens issued by the local token endpoint.
     token_ttl_seconds: int = Field(default=3600, ge=60)
     # The ProcessMaker face: its one workspace (`/api/1.0/{workspace}/...`), the OAuth2
@@ -54,6 +59,14 @@ class Settings(BaseSettings):
     # The IBM Case Manager face: the symbolic name its callers pass as TargetObjectStore
     # (compared without regard to case).
     ibm_object_store: str = Field(default="CASEWORK", min_length=1, max_length=100)
+
+    @field_validator("http_allow")
+    @classmethod
+    def _allow_list_reads(cls, value: str) -> str:
+        from activities.outbound import OutboundPolicy
+
+        OutboundPolicy.parse(value)  # a malformed entry is named at startup, not at the first call
+        return value
 
     @property
     def temporal_target(self) -> str:

@@ -12,7 +12,8 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from devserver import ensure_search_attributes
-from activities.http_calls import http_call, validate_output
+from activities.http_calls import HttpActivities
+from activities.outbound import OutboundPolicy
 from activities.read_model import ReadModelActivities
 from activities.subcases import SubCaseActivities
 from settings import Settings, get_settings
@@ -35,11 +36,12 @@ def build_worker(client: Client, settings: Settings, db: Database, directory: Di
     """`directory`: BALANCED assignment expands groups with it (the settings' file when None)."""
     subcases = SubCaseActivities(db)
     read_model = ReadModelActivities(db, directory or Directory.load(settings.directory))
+    http = HttpActivities(OutboundPolicy.parse(settings.http_allow))
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[CaseWorkflow],
-        activities=[http_call, validate_output, subcases.prepare_sub_case, read_model.project_case, read_model.project_change,
+        activities=[http.http_call, http.validate_output, subcases.prepare_sub_case, read_model.project_case, read_model.project_change,
                     read_model.balanced_pick],
         workflow_runner=sandbox(),
     )

@@ -19,6 +19,7 @@ from settings import Settings
 from tests.support.postgres import PostgresCluster
 from store.directory import hash_password
 from worker import build_worker
+from tests.support.http_service import LOCAL_SERVICES
 
 HERE = Path(__file__).parent
 USERS = {
@@ -99,7 +100,7 @@ def gateway_settings(request: pytest.FixtureRequest, temporal_env: WorkflowEnvir
         data_dir=data,
         directory=data / "directory.yaml",
         definitions=HERE / "definitions",
-        **more,  # type: ignore[arg-type]
+        **{"http_allow": LOCAL_SERVICES, **more},  # type: ignore[arg-type]
     )
 
 

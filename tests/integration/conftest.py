@@ -21,6 +21,7 @@ from worker import build_worker
 from workflows.actor import Actor
 from workflows.case import ActionRequest, ActionResult, CaseInput, CaseWorkflow
 from workflows.definition import Definition, load_document, parse_definition
+from tests.support.http_service import LOCAL_SERVICES
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "definitions"
 
@@ -60,7 +61,7 @@ class Cases:
 async def _cases(env: WorkflowEnvironment, tmp: Path, search_attributes: bool) -> AsyncIterator[Cases]:
     db = Database(f"sqlite+aiosqlite:///{tmp / 'store.db'}")
     await db.init()
-    settings = Settings(task_queue=f"it-{uuid.uuid4().hex[:8]}", data_dir=tmp)
+    settings = Settings(task_queue=f"it-{uuid.uuid4().hex[:8]}", data_dir=tmp, http_allow=LOCAL_SERVICES)
     async with build_worker(env.client, settings, db):
         yield Cases(env.client, settings.task_queue, db, search_attributes)
     await db.close()

@@ -87,6 +87,27 @@ async def test_http_process_task_fails_on_client_errors_and_can_be_reactivated(c
     assert view.file["score"] == 9
 
 
+@pytest.mark.parametrize(
+    "base",
+    [
+        "http://169.254.169.254/latest/meta-data",  # the cloud metadata address
+        "http://127.0.0.2:9/score",  # loopback, outside the tests' allowed 127.0.0.1
+        "http://10.1.2.3/score",
+        "http://internal.example.invalid/score",  # a name nobody allowed
+    ],
+)
+async def test_an_outbound_call_the_operator_did_not_allow_fails_its_step_at_once(cases: Cases, base: str) -> None:
+    """The URL comes from the case's inputs, which its starter chose: the allow-list, not the
+    definition, decides where the worker calls. The step fails without retrying, and the
+    case says why."""
+    handle = await cases.start(load(PROCESS), ALICE, {"base": base})
+    view = await eventually(lambda: cases.view(handle, ALICE), lambda v: states(v)["fetch"] == "Failed")
+    failed = next(p for p in view.planitems if p.id == "fetch")
+    assert "outbound call refused" in (failed.error or "") and "CASEWORK_HTTP_ALLOW" in (failed.error or "")
+    history = await handle.query(CaseWorkflow.history, ALICE)
+    assert any("outbound call refused" in h.detail for h in history if h.planItemId == "fetch"), history
+
+
 TASKS = """
 id: chores
 name: Chores
@@ -122,13 +143,15 @@ async def test_idempotency_survives_continue_as_new(cases: Cases) -> None:
 async def test_signals_act_and_rejected_signals_are_audited(cases: Cases) -> None:
     handle = await cases.start(load(TASKS), ALICE)
     await handle.signal(CaseWorkflow.claim, Claim(actor=ALICE, item_id="one"))
-    await handle.signal(CaseWorkflow.claim, Claim(actor=BOB, item_id="one"))  # held by alice: refused
+    # held by alice: refused (bob holds its role outside the team, so the task is no longer
+    # offered to him and the case does not exist for him)
+    await handle.signal(CaseWorkflow.claim, Claim(actor=BOB, item_id="one"))
     await handle.signal(CaseWorkflow.complete, Complete(actor=ALICE, item_id="one", output={"n": 1}))
     view = await eventually(lambda: cases.view(handle, ALICE), lambda v: states(v)["two"] == "Active")
     assert view.file == {"n": 1}
     history = await handle.query(CaseWorkflow.history, ALICE)
     rejected = [h for h in history if h.action == "rejected claim"]
-    assert len(rejected) == 1 and rejected[0].user == "bob" and "Conflict" in rejected[0].detail
+    assert len(rejected) == 1 and rejected[0].user == "bob" and "NotFound" in rejected[0].detail
 
 
 async def test_a_bug_in_deciding_answers_internal_error_and_the_case_goes_on(cases: Cases, monkeypatch: pytest.MonkeyPatch) -> None:

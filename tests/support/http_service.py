@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+# What the tests' workers may call (CASEWORK_HTTP_ALLOW): these services, on loopback.
+LOCAL_SERVICES = "127.0.0.1/32"
+
 
 @dataclass
 class HttpService:

@@ -19,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 import devserver
 from run import ROOT, Process
+from tests.support.http_service import LOCAL_SERVICES
 
 
 async def start_dev_env() -> WorkflowEnvironment:
@@ -148,6 +149,8 @@ class _Service:
             "CASEWORK_TEMPORAL_ADDRESS": temporal_address,
             "CASEWORK_TASK_QUEUE": task_queue,
             "CASEWORK_NAMESPACE": namespace,
+            # the tests' HTTP services listen on loopback (tests/support/http_service.py)
+            "CASEWORK_HTTP_ALLOW": LOCAL_SERVICES,
             "PYTHONUNBUFFERED": "1",
             **(extra or {}),
         }
