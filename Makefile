@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 # Touched after a successful install: pip runs again only when pyproject.toml changes.
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv install run test bench bench-lists postgres
+.PHONY: venv install run test fuzz bench bench-lists postgres
 
 venv install: $(STAMP)
 
@@ -24,7 +24,12 @@ run: $(STAMP)
 	$(PY) run.py
 
 test: $(STAMP) postgres
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q --ignore=tests/fuzz $(PYTEST_ARGS)
+
+# Schemathesis against the gateway's OpenAPI (tests/fuzz): no 5xx, answers as the schema
+# says; bounded by CASEWORK_FUZZ_EXAMPLES per operation (40). `.ci/run` runs it after `test`.
+fuzz: $(STAMP)
+	$(PY) -m pytest -q tests/fuzz $(PYTEST_ARGS)
 
 # Where Debian puts the server binaries; tests/support/postgres.py looks there (then PATH)
 # and starts a throwaway cluster of its own, so no PostgreSQL service needs to run.

@@ -19,6 +19,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api import ibm, native
 from api.consistency import ActionHeaders
+from api.openapi import document_errors
 from api.limits import BodyLimit
 from api.processmaker import cases as pm_cases
 from api.processmaker import lists as pm_lists
@@ -136,4 +137,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the ProcessMaker token endpoint sits under the workspace, outside /api/1.0
     register_envelope(pm_token.envelope_prefix(settings.pm_workspace), pm_token.render_oauth)
     app.include_router(pm_token.router)
+    document_errors(app)
     return app

@@ -124,7 +124,9 @@ def _basic_client(request: Request) -> tuple[str, str] | None:
         }
     },
 )
-async def pm_token(request: Request, workspace: Annotated[str, Path(max_length=100)]) -> JSONResponse:
+async def pm_token(request: Request, workspace: Annotated[str, Path(description="the ProcessMaker workspace")]) -> JSONResponse:
+    # Any other workspace, however long, gets the one answer (no length rule of its own: a
+    # validation error here would answer in the native envelope, not ProcessMaker's).
     if workspace != request.app.state.settings.pm_workspace:
         return render(pm_error(404, "The workspace does not exist."))
     tokens: TokenService = request.app.state.tokens

@@ -93,7 +93,8 @@ def _consistency(resp: Any) -> str:
 
 
 async def new_case(gw: Gateway, state: str = "offered") -> Case:
-    """`offered`: review unassigned; `held`: rev1 claimed it; `delegated`: rev1 delegated it to rev2."""
+    """`offered`: review unassigned; `held`: rev1 claimed it; `delegated`: rev1 delegated it to
+    rev2; `paused`: rev1 holds it and paused the case."""
     body = {
         "definition": "access-matrix", "inputs": {"subject": f"m-{uuid.uuid4().hex[:8]}", "secret": SECRET},
         "caseTeam": {"users": [{"userId": user_id(TEAM), "caseRoles": []}]},
@@ -101,10 +102,12 @@ async def new_case(gw: Gateway, state: str = "offered") -> Case:
     resp = await gw.call("POST", "/cases", OWNER, json=body)
     assert resp.status_code == 201, resp.text
     case = Case(resp.json()["caseInstanceId"], _consistency(resp))
-    if state in ("held", "delegated"):
+    if state in ("held", "delegated", "paused"):
         case.token = await act(gw, "PUT", f"/tasks/{case.task}/claim", HOLDER)
     if state == "delegated":
         case.token = await act(gw, "PUT", f"/tasks/{case.task}/delegate", HOLDER, json={"assignee": user_id(DELEGATE)})
+    if state == "paused":
+        case.token = await act(gw, "PUT", f"{PM}/cases/{case.id}/pause", HOLDER)
     return case
 
 
@@ -237,6 +240,7 @@ class Action:
     allowed: tuple[str, ...]  # kinds who may
     forbidden: tuple[str, ...]  # kinds who see the case and are refused (403 or 409)
     body: Any = None
+    deletes: bool = False  # an allowed call removes the case
 
     def kw(self) -> dict[str, Any]:
         return {} if self.body is None else {"json": self.body}
@@ -265,6 +269,12 @@ ACTIONS = [
     Action("PM execute-trigger", "PUT", f"{PM}/cases/{{c}}/execute-trigger/stamp", "held", (HOLDER, OWNER, SUPERVISOR), (TEAM, ALLCASES)),
     Action("PM pause", "PUT", f"{PM}/cases/{{c}}/pause", "held", (HOLDER, SUPERVISOR), (TEAM, OWNER, ALLCASES)),
     Action("PM cancel", "PUT", f"{PM}/cases/{{c}}/cancel", "held", (HOLDER, "pmadmin"), (TEAM, OWNER, SUPERVISOR, ALLCASES)),
+    Action("PM unpause", "PUT", f"{PM}/cases/{{c}}/unpause", "paused", (HOLDER, SUPERVISOR), (TEAM, OWNER, ALLCASES)),
+    # by permission: PM_REASSIGNCASE anywhere, PM_REASSIGNCASE_SUPERVISOR where one supervises
+    Action("PM reassign", "PUT", f"{PM}/cases/{{c}}/reassign-case", "held", ("pmadmin", SUPERVISOR), (TEAM, OWNER, ALLCASES, HOLDER),
+           {"usr_uid_source": user_id(HOLDER), "usr_uid_target": user_id("rev2")}),
+    # a draft in its first task: its assignee, or PM_DELETECASE
+    Action("PM delete", "DELETE", f"{PM}/cases/{{c}}", "held", (HOLDER, "pmadmin"), (TEAM, OWNER, SUPERVISOR, ALLCASES), deletes=True),
 ]
 
 
@@ -293,7 +303,10 @@ async def test_action_matrix(deployed: Gateway, action: Action, who: str, outcom
     resp = await deployed.call(action.method, path, who, **action.kw())
     if outcome == "allowed":
         assert resp.status_code in (200, 201, 204), f"{action.name} as {who}: {resp.status_code} {resp.text}"
-        assert await version(deployed, case) > before
+        if action.deletes:
+            assert (await deployed.call("GET", f"/cases/{case.id}", OWNER)).status_code == 404
+        else:
+            assert await version(deployed, case) > before
         return
     assert resp.status_code in (403, 409), f"{action.name} as {who}: {resp.status_code} {resp.text}"
     assert await version(deployed, case) == before, "a refused action changed the case"
@@ -301,6 +314,21 @@ async def test_action_matrix(deployed: Gateway, action: Action, who: str, outcom
     others = [u for u in USERS if u != who]
     assert not any(user_id(u) in resp.text for u in others), resp.text
     assert SECRET not in resp.text
+
+
+@pytest.mark.parametrize("who,status", [(OWNER, 201), (TEAM, 201), (POOL, 403), (SUPERVISOR, 403), (ALLCASES, 403), (OUTSIDER, 403)])
+async def test_who_may_start_a_case(deployed: Gateway, who: str, status: int) -> None:
+    """`startedBy: [authors]`: author and author2; nobody else, whatever else they may do."""
+    resp = await deployed.call("POST", "/cases", who, json={"definition": "access-matrix", "inputs": {"subject": "s"}})
+    assert resp.status_code == status, resp.text
+    pm = await deployed.call("GET", f"{PM}/case/start-cases", who)
+    assert pm.status_code == 200 and ("Access matrix" in pm.text) == (status == 201), pm.text
+
+
+@pytest.mark.parametrize("who", [u for u in USERS if u != "admin"])
+async def test_only_the_definition_author_deploys(deployed: Gateway, who: str) -> None:
+    resp = await deployed.call("POST", "/definitions", who, content=DEFINITION, headers={"Content-Type": "application/yaml"})
+    assert resp.status_code == 403 and "PM_FACTORY" in resp.text, resp.text
 
 
 # ------------------------------------------------------------------ credentials
