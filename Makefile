@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 # Touched after a successful install: pip runs again only when pyproject.toml changes.
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv install run test fuzz bench bench-lists postgres
+.PHONY: venv install run test fuzz bench bench-lists postgres chromium
 
 venv install: $(STAMP)
 
@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml | $(PY)
 run: $(STAMP)
 	$(PY) run.py
 
-test: $(STAMP) postgres
+test: $(STAMP) postgres chromium
 	$(PY) -m pytest -q --ignore=tests/fuzz $(PYTEST_ARGS)
 
 # Schemathesis against the gateway's OpenAPI (tests/fuzz): no 5xx, answers as the schema
@@ -35,20 +35,30 @@ fuzz: $(STAMP)
 # and starts a throwaway cluster of its own, so no PostgreSQL service needs to run.
 PG_BIN_GLOB ?= /usr/lib/postgresql/*/bin
 
+# Installs Debian package $(1) with apt-get (with sudo when not root) or stops with a hint.
+# (Arguments hold no commas: make's $(call) splits on them.)
+define apt_install
+if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+if $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(1); then \
+  exit 0; \
+fi; \
+echo "*** Could not install '$(1)' with apt-get. $(2)"; \
+exit 1
+endef
+
 postgres:
 	@for dir in $(PG_BIN_GLOB); do \
 	  if [ -x "$$dir/initdb" ] && [ -x "$$dir/postgres" ]; then exit 0; fi; \
 	done; \
 	if command -v postgres >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1; then exit 0; fi; \
 	echo "PostgreSQL server binaries (initdb, postgres) not found: installing the 'postgresql' package with apt-get"; \
-	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	if $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; then \
-	  exit 0; \
-	fi; \
-	echo "*** Could not install PostgreSQL with apt-get. The tests need its server binaries:"; \
-	echo "*** install the 'postgresql' package (Debian/Ubuntu: apt-get install postgresql), or put"; \
-	echo "*** initdb and postgres on PATH, then run 'make test' again."; \
-	exit 1
+	$(call apt_install,postgresql,The tests need its server binaries: install it (apt-get install postgresql) or put initdb and postgres on PATH; then run 'make test' again.)
+
+# tests/browser runs the seed's JavaScript in a real browser: Debian's chromium.
+chromium:
+	@if command -v chromium >/dev/null 2>&1; then exit 0; fi; \
+	echo "Chromium not found: installing Debian's 'chromium' package with apt-get (for tests/browser)"; \
+	$(call apt_install,chromium,Install it (apt-get install chromium); then run 'make test' again.)
 
 # bench/actions.py, bench/throughput.py, bench/freshness.py (bench/README.md); about six minutes.
 bench: $(STAMP)

@@ -23,6 +23,8 @@ from typing import IO
 ROOT = Path(__file__).resolve().parent
 # What `make run` lets the worker call when CASEWORK_HTTP_ALLOW is not set.
 LAPTOP_HTTP_ALLOW = "127.0.0.0/8, ::1"
+# ... and which web pages may call the gateway when CASEWORK_CORS_ORIGINS is not set.
+LAPTOP_CORS_ORIGINS = "http://127.0.0.1:8080, http://localhost:8080"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 STOP_TIMEOUT = 10.0  # seconds a child gets after SIGTERM before SIGKILL
 TEMPORAL_TIMEOUT = 30.0
@@ -234,6 +236,8 @@ def main() -> int:
     # On a laptop the examples' HTTP steps call a local server (the README's ledger_url is
     # http://127.0.0.1:9999): allow loopback unless the operator said otherwise.
     env.setdefault("CASEWORK_HTTP_ALLOW", LAPTOP_HTTP_ALLOW)
+    # ... and a page of one's own served on port 8080 may call the gateway (README)
+    env.setdefault("CASEWORK_CORS_ORIGINS", LAPTOP_CORS_ORIGINS)
     children: list[Process] = []
     embedded = not settings.temporal_address
     log_file = settings.data_dir.resolve() / "temporal.log" if embedded else None

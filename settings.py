@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # separated by commas. Loopback, link-local, private and reserved addresses are refused
     # unless a network entry names them. Empty: no outbound calls at all.
     http_allow: str = ""
+    # Which web pages may call the gateway from a browser (api/cors.py): `*` or origins such
+    # as `https://app.example.com`, separated by commas. Empty: none.
+    cors_origins: str = ""
     # Lifetime of tokens issued by the local token endpoint.
     token_ttl_seconds: int = Field(default=3600, ge=60)
     # The ProcessMaker face: its one workspace (`/api/1.0/{workspace}/...`), the OAuth2
@@ -68,6 +71,12 @@ class Settings(BaseSettings):
         OutboundPolicy.parse(value)  # a malformed entry is named at startup, not at the first call
         return value
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_read(cls, value: str) -> str:
+        cors_origins(value)  # a malformed origin is named at startup
+        return value
+
     @property
     def temporal_target(self) -> str:
         return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
@@ -79,6 +88,16 @@ class Settings(BaseSettings):
     @property
     def signing_key_path(self) -> Path:
         return self.data_dir / "signing-key.pem"
+
+
+def cors_origins(setting: str) -> list[str]:
+    """`*`, or origins separated by commas or spaces (scheme, host and port, no path)."""
+    found = [o.strip().rstrip("/") for o in setting.replace(",", " ").split() if o.strip()]
+    for o in found:
+        origin_like = o.startswith(("http://", "https://")) and o.count("/") == 2
+        if o != "*" and not origin_like:
+            raise ValueError(f"CASEWORK_CORS_ORIGINS: '{o}' is not an origin like https://app.example.com")
+    return found
 
 
 @lru_cache

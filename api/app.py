@@ -19,6 +19,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api import ibm, native
 from api.consistency import ActionHeaders
+from api.cors import allow_origins
 from api.openapi import document_errors
 from api.limits import BodyLimit
 from api.processmaker import cases as pm_cases
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(ActionHeaders)
     app.add_middleware(BodyLimit, max_case_bytes=settings.max_case_bytes, problem=problem)
+    allow_origins(app, settings.cors_origins)  # added last: the outermost layer
     app.include_router(token_router)
     app.include_router(native.router)
     app.include_router(ibm.router)

@@ -22,6 +22,8 @@ from worker import build_worker
 from tests.support.http_service import LOCAL_SERVICES
 
 HERE = Path(__file__).parent
+# The web page origin the test gateways let call them (CASEWORK_CORS_ORIGINS).
+APP_ORIGIN = "http://app.example.test:8080"
 USERS = {
     # username: (groups, permissions)
     "admin": ([], ["PM_CASES", "PM_FACTORY", "PM_ALLCASES"]),
@@ -100,7 +102,7 @@ def gateway_settings(request: pytest.FixtureRequest, temporal_env: WorkflowEnvir
         data_dir=data,
         directory=data / "directory.yaml",
         definitions=HERE / "definitions",
-        **{"http_allow": LOCAL_SERVICES, **more},  # type: ignore[arg-type]
+        **{"http_allow": LOCAL_SERVICES, "cors_origins": APP_ORIGIN, **more},  # type: ignore[arg-type]
     )
 
 

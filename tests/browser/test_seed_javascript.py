@@ -1,0 +1,147 @@
+"""A real browser (Debian's Chromium, headless) runs the ProcessMaker seed's JavaScript list
+example from a page on another origin than the gateway's, as a front end would: with the
+origin in CASEWORK_CORS_ORIGINS the page prints the caller's to-do list; from an origin that
+is not allowed the browser itself refuses the answer and the page prints nothing.
+
+The system is real: a Temporal dev server, `worker.py` and the gateway under uvicorn as
+`make run` starts them, with the example definitions and directory. `make test` installs
+Chromium when it is missing (the Makefile's `chromium` target).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+import shutil
+import subprocess
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.processes import DevServer, GatewayProcess, WorkerProcess, free_port
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+# The seed's "Reading a list of cases with JavaScript", unchanged but for the server's URL
+# (and `accessToken`, which the seed leaves to the page).
+SEED_EXAMPLE = """
+var req = new XMLHttpRequest();
+req.open("GET", "https://example.com/api/1.0/workflow/cases", true);
+req.setRequestHeader("Authorization", "Bearer " + accessToken);
+
+req.onreadystatechange = function() {
+   if (req.readyState==4 && req.status==200) {  //if a successful request
+      //use JSON.parse() to decode string if browser supports it:
+      var aCases = (JSON) ? JSON.parse(req.responseText) : eval(req.responseText);
+
+      //loop through array of cases and print when each one is due in the <body>
+      for (var i = 0; i < aCases.length; i++) {
+         var p = document.createElement('p');
+         p.innerHTML = "Case '" + aCases[i].app_title + "' in task '" + aCases[i].app_tas_title +
+            "' is due " + aCases[i].del_task_due_date + ".";
+         document.body.appendChild(p);
+      }
+   }
+};
+req.send(null);
+"""
+
+
+@dataclass
+class Site:
+    gateway: str
+    allowed_port: int
+    other_port: int
+    folder: Path
+    title: str
+
+
+def _token(gateway: str, username: str) -> dict[str, str]:
+    resp = httpx.post(f"{gateway}/oauth2/token", data={"grant_type": "password", "username": username, "password": f"{username}-demo"})
+    assert resp.status_code == 200, resp.text
+    return {"Authorization": f"Bearer {resp.json()['access_token']}"}
+
+
+def _serve(folder: Path, port: int) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", port), partial(SimpleHTTPRequestHandler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is not installed: run `make test` (it installs Debian's chromium) or apt-get install chromium")
+    data = tmp_path_factory.mktemp("browser")
+    allowed_port, other_port = free_port(), free_port()
+    dev = DevServer(data / "temporal.db", log_file=data / "temporal.log").start()
+    common = dict(temporal_address=dev.address, task_queue=f"browser-{uuid.uuid4().hex[:6]}", data_dir=data)
+    worker = WorkerProcess(**common, log_file=data / "worker.log")
+    gateway = GatewayProcess(**common, log_file=data / "gateway.log", env={"CASEWORK_CORS_ORIGINS": f"http://127.0.0.1:{allowed_port}"})
+    servers: list[ThreadingHTTPServer] = []
+    try:
+        asyncio.run(dev.wait_ready())
+        worker.start()
+        gateway.start()
+        asyncio.run(gateway.wait_ready())
+        alice, bob = (_token(gateway.url, name) for name in ("alice", "bob"))
+        # alice asks to travel and submits; bob, a manager, takes the approval: his to-do
+        start = httpx.post(
+            f"{gateway.url}/cases", headers=alice,
+            json={"definition": "travel-request", "inputs": {"traveller": "alice", "destination": "Lisbon", "amount": 1800, "ledger_url": "http://127.0.0.1:9"}},
+        )
+        assert start.status_code == 201, start.text
+        case = start.json()["caseInstanceId"]
+        done = httpx.post(f"{gateway.url}/tasks/{case}.submit/complete", headers=alice, json={"justification": "a conference"})
+        assert done.status_code == 200, done.text
+        claimed = httpx.put(f"{gateway.url}/tasks/{case}.approve/claim", headers=bob)
+        assert claimed.status_code == 200, claimed.text
+        token = bob["Authorization"].removeprefix("Bearer ")
+        script = SEED_EXAMPLE.replace("https://example.com", gateway.url)
+        page = f"<!doctype html><html><head><title>to do</title></head><body><script>var accessToken = {token!r};\n{script}</script></body></html>"
+        folder = data / "site"
+        folder.mkdir()
+        (folder / "index.html").write_text(page)
+        servers = [_serve(folder, allowed_port), _serve(folder, other_port)]
+        yield Site(gateway.url, allowed_port, other_port, folder, start.json()["name"])
+    finally:
+        for server in servers:
+            server.shutdown()
+        gateway.stop()
+        worker.stop()
+        dev.stop()
+
+
+def _render(url: str, profile: Path) -> str:
+    """The page's DOM once its scripts and their requests are done (Chromium's virtual time
+    runs until the page is idle, or the budget is spent)."""
+    run = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={profile}", "--virtual-time-budget=20000", "--dump-dom", url],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run.stdout
+
+
+def test_the_seeds_list_example_prints_the_to_do_list_from_another_origin(site: Site, tmp_path: Path) -> None:
+    dom = _render(f"http://127.0.0.1:{site.allowed_port}/index.html", tmp_path / "profile")
+    printed = [html.unescape(p) for p in re.findall(r"<p>(.*?)</p>", dom)]
+    assert printed, f"the page printed nothing:\n{dom[-3000:]}"
+    assert any(re.fullmatch(rf"Case '{re.escape(site.title)}' in task 'Approve request' is due \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d\.", p) for p in printed), printed
+
+
+def test_a_page_from_an_origin_not_allowed_gets_nothing(site: Site, tmp_path: Path) -> None:
+    """Same page, same token, another port: the browser withholds the answer."""
+    dom = _render(f"http://127.0.0.1:{site.other_port}/index.html", tmp_path / "profile")
+    assert "<body>" in dom or "<body" in dom
+    assert re.findall(r"<p>(.*?)</p>", dom) == []
