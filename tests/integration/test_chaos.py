@@ -445,8 +445,12 @@ async def run_chaos(cluster: Cluster, clients: Clients, rng: random.Random, data
     case_ids: list[str] = []
     initial: dict[str, tuple[Any, ...]] = {}
     for i in range(CASES):
+        # both reviewers in the team: the one who finds the task held by the other is told so
+        # (409) and works on the case file instead (a reviewer outside the team would not see it)
+        team = {"users": [{"userId": user_id(r), "caseRoles": ["reviewer"]} for r in ("rev1", "rev2")]}
         started = await clients.send(-1, "", "start", "POST", "/cases", "author",
-                                     {"definition": "review", "inputs": {"subject": f"chaos {i}"}}, gateway=i % 2, record=False)
+                                     {"definition": "review", "inputs": {"subject": f"chaos {i}"}, "caseTeam": team},
+                                     gateway=i % 2, record=False)
         assert started.status == 201, started.answer
         case_id = started.answer["caseInstanceId"]
         case_ids.append(case_id)
