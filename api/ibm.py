@@ -6,8 +6,10 @@ grouped Required / Optional / Disabled, in IBM's field names and numeric codes.
 Meaning comes from the case itself (one query for its plan items, one for its audit trail)
 and from the deployed definition (which items wait for a manual start); this module only
 translates CMMN into IBM's vocabulary. Errors under `/CaseManager/` are rendered in IBM's
-envelope (`UserMessage`), never as problem details; their texts are written here or in the
-service layer, never copied from a request.
+envelope (`userMessage`, and `UserMessage` alike), never as problem details; their texts are
+written here or in the service layer, never copied from a request. A failed task's
+FailureReason is a sentence written here for the kind of failure the engine recorded, never
+the engine's own error text.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import asyncio
 import re
 import uuid
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -45,18 +48,34 @@ REQUIRED_BY_USER = 1  # marked required by its designer: CMMN `required: true`
 REQUIRED_BY_INCLUSIVE = 2  # required as a member of an inclusive set; Casework has none (inferred value, never sent)
 REQUIRED_STATES = frozenset({REQUIRED_BY_USER, REQUIRED_BY_INCLUSIVE})
 
-# TaskState (FileNet CmTask TaskState). READY = 3 is the seed's enabled optional task;
-# FAILED = 6 is what IBM's technote on restarting failed activities searches for
-# ("Task State equals 6", LastFailureReason "CmAcmError Launch Failed"); WORKING = 4 is the
-# state of the automatic task's change-state event in IBM's case-history example. The rest
-# follow the order of the task state machine (waiting, ready, working, complete, failed).
-WAITING_PRECONDITION = 0  # CMMN Available: waiting for its entry criteria or its stage
-WAITING_PREDECESSORS = 1  # not sent: Casework has no predecessor relations besides sentries
-WAITING_ALL = 2  # not sent, as above
+# TaskState (FileNet CmTask TaskState). From the seed's example: its Required task, which
+# starts by itself (LaunchMode 4) and has not started, is 1, so WAITING_PRECONDITION (the
+# state every new task starts in, waiting for its precondition) is 1; its Optional task,
+# enabled and waiting for a user (LaunchMode 0), is READY = 3. FAILED = 6 is what IBM's
+# technote on restarting failed activities searches for ("Task State equals 6",
+# LastFailureReason "CmAcmError Launch Failed"); WORKING = 4 is the state of the automatic
+# task's change-state event in IBM's case-history example, and COMPLETE = 5 lies between
+# them in the state machine's order. WAITING_PREDECESSORS takes the one value left below
+# READY; IBM's WAITING_ALL has no value here (the known values leave it no place below READY
+# and none is documented), and neither waiting state is sent: Casework's only preconditions
+# are sentries, it has no predecessor relations.
+WAITING_PRECONDITION = 1  # CMMN Available: waiting for its entry criteria or its stage
+WAITING_PREDECESSORS = 2  # inferred, never sent
 READY = 3  # CMMN Enabled (manual activation: waiting for a user to start it), and Disabled
 WORKING = 4  # CMMN Active, and Suspended (started, not finished)
 COMPLETE = 5  # CMMN Completed
 FAILED = 6  # CMMN Failed (with FailureReason), and Terminated (with DisabledState DISABLED_ABORTED)
+# every CMMN state a task can be in, and its TaskState
+TASK_STATES = {
+    "Available": WAITING_PRECONDITION,
+    "Enabled": READY,
+    "Disabled": READY,
+    "Active": WORKING,
+    "Suspended": WORKING,
+    "Completed": COMPLETE,
+    "Failed": FAILED,
+    "Terminated": FAILED,
+}
 
 # DisabledState (CmAcmDisabledState). ENABLED = 0 from the seed's example; the others follow
 # the order IBM's documentation lists them in.
@@ -79,13 +98,16 @@ GROUPING = "ROD"
 # same plan item always has the same GUID. Derived, not reversible: a resource that takes a
 # TaskId finds it among the case's items.
 TASK_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:casework:ibm:task")
+# ProcessInstanceId: IBM's form is 32 hex digits in upper case, without braces or dashes. Each
+# task has its own, the name-based UUID of the same native task id in a namespace of its own
+# (so it never repeats the task's TaskId): the same on every read, for every kind of task.
+PROCESS_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:casework:ibm:process")
 # A case folder id in GUID form: 8-4-4-4-12 hex digits (or 32 in a row), maybe in braces.
 _GUID = re.compile(r"^\{?([0-9A-Fa-f]{8})-?([0-9A-Fa-f]{4})-?([0-9A-Fa-f]{4})-?([0-9A-Fa-f]{4})-?([0-9A-Fa-f]{12})\}?$")
 # What a case id may look like at all (sub-case ids are longer than definition slugs).
 _CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-_STARTS = frozenset({"start", "manualStart", "reactivate"})
 # the transitions whose dates and order the task fields come from
-_DATED = _STARTS | {"create", "terminate", "exit"}
+_DATED = frozenset({"create", "reactivate", "terminate", "exit"})
 
 CASE_NOT_FOUND = "The case folder that was specified in the request URI was not found."
 
@@ -104,7 +126,7 @@ class IbmTask(BaseModel):
     DateLastModified: str
     IsHidden: bool
     IsContainer: bool
-    ProcessInstanceId: str | None
+    ProcessInstanceId: str
     LastRestartDate: str | None
     RestartCount: str
     RosterName: str
@@ -130,6 +152,13 @@ class IbmUnderlyingDetails(BaseModel):
 
 
 class IbmError(BaseModel):
+    """IBM's error envelope. The message is sent twice, under both spellings of its element:
+    the task list's own page sends a client to `userMessage` for the error text, while IBM's
+    page on error responses of the same REST protocol (and the clients written to it) reads
+    `UserMessage`; JSON names are case-sensitive, so one spelling alone would leave one of
+    them without the text."""
+
+    userMessage: IbmUserMessage
     UserMessage: IbmUserMessage
     UnderlyingDetails: IbmUnderlyingDetails
 
@@ -151,10 +180,8 @@ def render_error(exc: ApiError) -> JSONResponse:
         for e in (exc.extra.get("errors") or [])
         if isinstance(e, dict)
     ]
-    body = IbmError(
-        UserMessage=IbmUserMessage(UniqueId=code, Text=f"{code} {exc.detail or exc.title}", Severity="ERROR"),
-        UnderlyingDetails=IbmUnderlyingDetails(Causes=causes),
-    )
+    message = IbmUserMessage(UniqueId=code, Text=f"{code} {exc.detail or exc.title}", Severity="ERROR")
+    body = IbmError(userMessage=message, UserMessage=message, UnderlyingDetails=IbmUnderlyingDetails(Causes=causes))
     return JSONResponse(body.model_dump(), status_code=status, headers=exc.headers or None)
 
 
@@ -175,9 +202,8 @@ def ibm_task_id(case_id: str, item_id: str) -> str:
     return "{" + str(uuid.uuid5(TASK_ID_NAMESPACE, f"{case_id}.{item_id}")).upper() + "}"
 
 
-def sub_case_id(case_id: str, item_id: str) -> str:
-    """The workflow id of a case task's sub-case: the engine names it so (lifecycle.start)."""
-    return f"{case_id}-{item_id}"
+def ibm_process_id(case_id: str, item_id: str) -> str:
+    return uuid.uuid5(PROCESS_ID_NAMESPACE, f"{case_id}.{item_id}").hex.upper()
 
 
 def case_id_candidates(folder_id: str) -> list[str]:
@@ -193,16 +219,7 @@ def case_id_candidates(folder_id: str) -> list[str]:
 
 
 def task_state(item: PlanItemView) -> int:
-    return {
-        "Available": WAITING_PRECONDITION,
-        "Enabled": READY,
-        "Disabled": READY,
-        "Active": WORKING,
-        "Suspended": WORKING,
-        "Completed": COMPLETE,
-        "Failed": FAILED,
-        "Terminated": FAILED,
-    }.get(item.currentState, WAITING_PRECONDITION)
+    return TASK_STATES.get(item.currentState, WAITING_PRECONDITION)
 
 
 def disabled_state(item: PlanItemView) -> int:
@@ -228,9 +245,101 @@ def group_of(task: IbmTask) -> str:
     return "Required" if task.RequiredState in REQUIRED_STATES else "Optional"
 
 
+# --- FailureReason ------------------------------------------------------------------------
+# The engine records why an item failed in its own words (PlanItemView.error): an HTTP step's
+# error is `<exception type>: <message>` as Temporal renders the activity's failure
+# (activities/http_calls.py raises them), a sub-case's is `sub-case ended <how>`, an effect's
+# outcome that would not fit the case says `too large` (workflows/engine/budget.py). Those
+# texts name exception classes, addresses, sometimes parts of a response; none of them is
+# sent. The kind of failure is read from them and answered as a sentence written here.
+
+_HTTP_CALL = "The call to the external service"
+_HTTP_FAILED = f"{_HTTP_CALL} failed: "
+_HTTP_NOT_MADE = f"{_HTTP_CALL} was not made: "
+FAILURE_FALLBACK = "The task failed because of an unexpected error."
+_ERROR_TYPE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*): ?(.*)$", re.DOTALL)
+_ANSWERED = re.compile(r"\banswered (\d{3})\b")
+_TIMEOUT_TYPES = frozenset({"TimeoutException", "ConnectTimeout", "ReadTimeout", "WriteTimeout", "PoolTimeout", "TimeoutError"})
+_CONNECTION_TYPES = frozenset({"ConnectError", "NetworkError", "TransportError", "ProxyError"})
+_BROKEN_TYPES = frozenset({"ReadError", "WriteError", "CloseError", "RemoteProtocolError", "ProtocolError", "LocalProtocolError"})
+
+
+def _status_phrase(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
+
+
+def _answered(status: int) -> str:
+    said = f"(it answered {_status_phrase(status)})"
+    if status == 401:
+        return f"{_HTTP_FAILED}the service did not accept the request's credentials {said}."
+    if status == 403:
+        return f"{_HTTP_FAILED}the service does not allow this request {said}."
+    if status in (404, 410):
+        return f"{_HTTP_FAILED}the service has nothing at the address that was called {said}."
+    if status == 408:
+        return f"{_HTTP_FAILED}the service did not get the request in time {said}."
+    if status == 429:
+        return f"{_HTTP_FAILED}the service is receiving too many requests {said}."
+    if 400 <= status < 500:
+        return f"{_HTTP_FAILED}the service rejected the request {said}."
+    if status >= 500:
+        return f"{_HTTP_FAILED}the service answered with a server error, also on every retry {said}."
+    return f"{_HTTP_FAILED}the service gave an answer that could not be used {said}."
+
+
+def _sub_case_reason(how: str) -> str:
+    if "too large" in how:
+        return "The sub-case completed, but its result is too large to be kept in this case."
+    if how.startswith("not started"):
+        if "no deployed definition" in how:
+            return "The sub-case could not be started: its case definition is not deployed."
+        if "inputs" in how:
+            return "The sub-case could not be started: the inputs given to it are not valid."
+        return "The sub-case could not be started."
+    if how == "Terminated":
+        return "The sub-case was stopped before it completed."
+    return "The sub-case ended without completing."
+
+
+def readable_failure(error: str | None) -> str:
+    """The FailureReason of a failed item: what failed and why, in a sentence, from the kind
+    of failure its recorded error shows (its words are never copied)."""
+    text = (error or "").strip()
+    found = _ERROR_TYPE.match(text)
+    kind, message = (found.group(1), found.group(2)) if found else ("", text)
+    lower = text.lower()
+    if lower.startswith("sub-case ended"):
+        return _sub_case_reason(text[len("sub-case ended"):].strip())
+    if "too large" in lower:
+        return f"{_HTTP_CALL} succeeded, but its answer is too large to be kept in the case."
+    if lower.startswith("trigger could not be evaluated"):
+        return "The task's trigger could not be evaluated, so the case data was not changed."
+    if kind == "HttpRefused" or "outbound call refused" in lower:
+        return f"{_HTTP_NOT_MADE}this server is not allowed to call that address."
+    if kind == "HttpBadUrl" or message.lower().startswith("bad url"):
+        return f"{_HTTP_NOT_MADE}its URL is not valid."
+    if kind == "HttpBadResponse" or "not json" in lower:
+        return f"{_HTTP_FAILED}the service's answer is not JSON, so the task's output could not be read from it."
+    status = _ANSWERED.search(text)
+    if status and kind in ("", "HttpClientError", "RuntimeError"):
+        return _answered(int(status.group(1)))
+    if kind in _TIMEOUT_TYPES or "timeout" in lower or "timed out" in lower:
+        return f"{_HTTP_FAILED}the service did not answer in time."
+    if "cannot resolve the host" in lower or "has no address" in lower:
+        return f"{_HTTP_FAILED}the service's host name could not be found."
+    if kind in _CONNECTION_TYPES:
+        return f"{_HTTP_FAILED}the service could not be reached."
+    if kind in _BROKEN_TYPES:
+        return f"{_HTTP_FAILED}the connection to the service broke before it answered."
+    return FAILURE_FALLBACK
+
+
 def failure_reason(item: PlanItemView, events: list[AuditEntry]) -> str:
     if item.currentState == "Failed":
-        return item.error or "The task failed."
+        return readable_failure(item.error)
     ended = next((t for t in map(transition_of, reversed(events)) if t in ("terminate", "exit")), None)
     if ended == "terminate":
         return "The task was terminated by a user."
@@ -251,11 +360,6 @@ def translate(view: CaseView, history: list[AuditEntry], models: dict[str, Any])
         events = by_item.get(item.id, [])
         created = next((e.at for e in events if transition_of(e) == "create"), None)
         restarts = [e.at for e in events if transition_of(e) == "reactivate"]
-        if item.type == "caseTask":
-            started = item.currentState in ("Active", "Suspended", "Completed", "Failed") or any(transition_of(e) in _STARTS for e in events)
-            process = sub_case_id(view.id, item.id) if started else None
-        else:
-            process = view.id
         state = task_state(item)
         fields: dict[str, Any] = {
             "RequiredState": REQUIRED_BY_USER if item.isRequired else OPTIONAL,
@@ -269,7 +373,7 @@ def translate(view: CaseView, history: list[AuditEntry], models: dict[str, Any])
             "DateLastModified": ibm_time(item.lastModified),
             "IsHidden": False,
             "IsContainer": item.type == "stage",
-            "ProcessInstanceId": process,
+            "ProcessInstanceId": ibm_process_id(view.id, item.id),
             "LastRestartDate": ibm_time(restarts[-1]) if restarts else None,
             "RestartCount": str(len(restarts)),
             "RosterName": view.definition,
@@ -321,7 +425,7 @@ async def _models(svc: CaseService, view: CaseView) -> dict[str, Any]:
         400: {"model": IbmError, "description": "TargetObjectStore or Grouping missing or invalid."},
         401: {"model": IbmError, "description": "No valid bearer token."},
         404: {"model": IbmError, "description": "No such case, or one the caller may not see."},
-        500: {"model": IbmError, "description": "A server error; see UserMessage."},
+        500: {"model": IbmError, "description": "A server error; see userMessage."},
     },
 )
 async def list_task_instances(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import httpx
@@ -15,6 +16,7 @@ import pytest_asyncio
 from api import ibm
 from api.errors import ApiError, register_envelope, render
 from tests.api.conftest import Gateway
+from tests.support.http_service import HttpService, serve
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -22,6 +24,8 @@ BASE = "/CaseManager/CASEREST/v1/case"
 ROD = {"TargetObjectStore": "CASEWORK", "Grouping": "ROD"}
 IBM_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 BRACED_GUID = re.compile(r"^\{[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\}$")
+# the seed's ProcessInstanceId: 32 hex digits, upper case, no braces, no dashes
+PROCESS_ID = re.compile(r"^[0-9A-F]{32}$")
 FIELDS = {
     "RequiredState", "TaskState", "DisabledState", "LaunchMode", "DateCreated", "TaskId", "TaskName",
     "DateLastModified", "IsHidden", "IsContainer", "ProcessInstanceId", "LastRestartDate", "RestartCount", "RosterName",
@@ -33,12 +37,15 @@ async def task_list(gateway: Gateway, folder_id: str, username: str | None = "au
 
 
 def assert_ibm_error(resp: httpx.Response, status: int, *words: str) -> dict:
-    """IBM's error envelope: UserMessage {UniqueId, Text, Severity} and UnderlyingDetails."""
+    """IBM's error envelope: the message {UniqueId, Text, Severity} under `userMessage` (where
+    the seed sends a client for the error text) and the same under `UserMessage` (IBM's
+    error-response page), and UnderlyingDetails."""
     assert resp.status_code == status, resp.text
     assert resp.headers["content-type"].startswith("application/json")
     body = resp.json()
-    assert set(body) == {"UserMessage", "UnderlyingDetails"}, body
-    message = body["UserMessage"]
+    assert set(body) == {"userMessage", "UserMessage", "UnderlyingDetails"}, body
+    message = body["userMessage"]
+    assert body["UserMessage"] == message
     assert message["UniqueId"] == f"CWKCR{status:04d}E" and message["Severity"] == "ERROR"
     assert message["Text"].startswith(message["UniqueId"] + " ")
     for word in words:
@@ -68,6 +75,74 @@ async def ibm_case(gateway: Gateway) -> str:
 
 def by_name(groups: dict) -> dict[str, dict]:
     return {t["TaskName"]: t for tasks in groups.values() for t in tasks}
+
+
+def process_id(case_id: str, item_id: str) -> str:
+    return uuid.uuid5(uuid.uuid5(uuid.NAMESPACE_URL, "urn:casework:ibm:process"), f"{case_id}.{item_id}").hex.upper()
+
+
+# The seed's example situations, and process tasks that fail in ways an IBM client is told
+# about in FailureReason: a call the service answers 401 (with a token the definition sends),
+# a call to an address the outbound allow-list refuses, a sub-case its inputs cannot start.
+SEED_CHILD = """
+id: ibm-seed-child
+name: IBM seed sub-case
+roles:
+  worker: {groups: [reviewers]}
+inputs: {amount: {type: number, required: true}}
+plan:
+  items:
+    - {id: count, type: humanTask, name: Count, role: worker}
+"""
+SEED_TOKEN = "ledger-token-5f0c2a"
+SEED_DEFINITION = f"""
+id: ibm-seed
+name: IBM seed situations
+roles:
+  worker: {{groups: [reviewers]}}
+startedBy: [authors]
+inputs: {{base: {{type: string, required: true}}}}
+plan:
+  autoComplete: false
+  items:
+    - {{id: first, type: humanTask, name: First step, role: worker}}
+    # required, starts by itself, waits for First step: the seed's Required example
+    - {{id: approve, type: humanTask, name: Approve claim, role: worker, required: true, entry: [{{on: [first.complete]}}]}}
+    - id: post
+      type: processTask
+      name: Post to ledger
+      http: {{method: POST, url: "{{base}}/ledger", headers: {{Authorization: "Bearer {SEED_TOKEN}"}}, json: {{case: "{{caseId}}"}}}}
+    - id: meta
+      type: processTask
+      name: Read metadata
+      http: {{method: GET, url: "http://169.254.169.254/latest/meta-data"}}
+    - {{id: orphan, type: caseTask, name: Orphan sub-case, definition: ibm-seed-child}}
+"""
+
+
+@pytest.fixture(scope="module")
+def ledger() -> Iterator[HttpService]:
+    service, server = serve()
+    service.answer("/ledger", (401, {"error": "bad token"}))
+    yield service
+    server.shutdown()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def seed_case(gateway: Gateway, ledger: HttpService) -> str:
+    """An ibm-seed case once its three process and case tasks have failed."""
+    for text in (SEED_CHILD, SEED_DEFINITION):
+        deployed = await gateway.call("POST", "/definitions", "admin", content=text, headers={"Content-Type": "application/yaml"})
+        assert deployed.status_code == 201, deployed.text
+    resp = await gateway.call("POST", "/cases", "author", json={"definition": "ibm-seed", "inputs": {"base": ledger.url}})
+    assert resp.status_code == 201, resp.text
+    case_id = resp.json()["caseInstanceId"]
+    for _ in range(150):
+        tasks = by_name((await task_list(gateway, case_id)).json())
+        if all(tasks[n]["TaskState"] == 6 for n in ("Post to ledger", "Read metadata", "Orphan sub-case")):
+            break
+        await asyncio.sleep(0.1)
+    return case_id
 
 
 # ------------------------------------------------------------------ grouping and order
@@ -117,6 +192,15 @@ async def test_each_cmmn_state_has_its_ibm_codes(gateway: Gateway, ibm_case: str
     # the seed's own example codes: an enabled optional task that waits for a user is
     # RequiredState 0, TaskState 3, DisabledState 0, LaunchMode 0
     assert codes("beta review") == (0, 3, 0, 0)
+    # the numbers an IBM client reads (TaskState 1 waiting, 3 ready, 4 working, 5 complete,
+    # 6 failed): the constants above must not drift from them
+    assert {name: codes(name)[1] for name in tasks} == {
+        "Follow up": 1,
+        "beta review": 3, "Gamma review": 3, "Skippable": 3,
+        "Check papers": 4, "Phase two": 4, "Inner task": 4, "Sub-case": 4, "Extra check": 4,
+        "Record the mark": 5,
+        "Sync ledger": 6, "Droppable": 6,
+    }
     assert {"Gate", "Pause", "Halt"}.isdisjoint(tasks)
 
 
@@ -142,25 +226,33 @@ async def test_every_field_and_its_format(gateway: Gateway, ibm_case: str) -> No
         assert t["DateCreated"] == datetime.fromisoformat(created).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         last = datetime.fromisoformat(items[name]["lastModified"]).astimezone(UTC)
         assert t["DateLastModified"] == last.strftime("%Y-%m-%dT%H:%M:%SZ")
-        if name != "Sub-case":
-            assert t["ProcessInstanceId"] == ibm_case  # tasks run in the case's own workflow
+        # each task its own ProcessInstanceId in the seed's form (32 upper-case hex digits),
+        # never the case's id, and not its TaskId's digits
+        assert PROCESS_ID.match(t["ProcessInstanceId"]), t
+        assert t["ProcessInstanceId"] == process_id(ibm_case, item_id)
+        assert t["ProcessInstanceId"] != t["TaskId"].strip("{}").replace("-", "")
     assert len({t["TaskId"] for t in tasks.values()}) == len(tasks)
-    # the same plan item keeps its TaskId from one call to the next
+    assert len({t["ProcessInstanceId"] for t in tasks.values()}) == len(tasks)
+    # the same plan item keeps its TaskId and ProcessInstanceId from one call to the next
     again = by_name((await task_list(gateway, ibm_case)).json())
     assert {n: t["TaskId"] for n, t in again.items()} == {n: t["TaskId"] for n, t in tasks.items()}
+    assert {n: t["ProcessInstanceId"] for n, t in again.items()} == {n: t["ProcessInstanceId"] for n, t in tasks.items()}
     # restarts: the failed process task was reactivated once (and failed again)
     sync = tasks["Sync ledger"]
     assert sync["RestartCount"] == "1" and IBM_TIME.match(sync["LastRestartDate"])
     assert sync["LastRestartDate"] >= sync["DateCreated"]
-    assert sync["FailureReason"].startswith("trigger could not be evaluated")
+    # the engine recorded its own error text; the IBM client gets a sentence instead
+    assert items["Sync ledger"]["error"].startswith("trigger could not be evaluated")
+    assert sync["FailureReason"] == "The task's trigger could not be evaluated, so the case data was not changed."
     assert tasks["Check papers"]["RestartCount"] == "0" and tasks["Check papers"]["LastRestartDate"] is None
     assert tasks["Droppable"]["FailureReason"] == "The task was terminated by a user."
 
 
-async def test_a_case_task_names_its_sub_case_and_empty_groups_are_left_out(gateway: Gateway, ibm_case: str) -> None:
+async def test_a_sub_case_has_its_own_task_list_and_empty_groups_are_left_out(gateway: Gateway, ibm_case: str) -> None:
     sub = by_name((await task_list(gateway, ibm_case)).json())["Sub-case"]
-    child_id = sub["ProcessInstanceId"]
-    assert child_id == f"{ibm_case}-sub"
+    # the case task's ProcessInstanceId is its own, like any task's, not the sub-case's id
+    assert sub["ProcessInstanceId"] == process_id(ibm_case, "sub")
+    child_id = f"{ibm_case}-sub"  # the engine's name for the sub-case
     for _ in range(100):  # the sub-case starts when the parent's worker runs its effect
         child = await gateway.call("GET", f"/cases/{child_id}", "author")
         if child.status_code == 200:
@@ -172,9 +264,47 @@ async def test_a_case_task_names_its_sub_case_and_empty_groups_are_left_out(gate
     assert resp.status_code == 200, resp.text
     assert list(resp.json()) == ["Optional"]
     (work,) = resp.json()["Optional"]
-    assert work["TaskName"] == "Sub work" and work["RosterName"] == "ibm-child" and work["ProcessInstanceId"] == child_id
+    assert work["TaskName"] == "Sub work" and work["RosterName"] == "ibm-child"
+    assert work["ProcessInstanceId"] == process_id(child_id, "work") and PROCESS_ID.match(work["ProcessInstanceId"])
     # rev1 may claim Sub work, but the task list shows the whole case, which is not hers
     assert_ibm_error(await task_list(gateway, child_id, "rev1"), 404)
+
+
+# ------------------------------------------------------------------ the seed's examples and failures
+
+
+async def test_a_required_task_waiting_to_start_answers_as_the_seeds_required_example(gateway: Gateway, seed_case: str) -> None:
+    groups = (await task_list(gateway, seed_case)).json()
+    (approve,) = [t for t in groups["Required"] if t["TaskName"] == "Approve claim"]
+    # the seed's Required task: required by its designer, waiting, launched by the system
+    assert {k: approve[k] for k in ("RequiredState", "TaskState", "DisabledState", "LaunchMode")} == {
+        "RequiredState": 1, "TaskState": 1, "DisabledState": 0, "LaunchMode": 4,
+    }
+    assert approve["IsHidden"] is False and approve["IsContainer"] is False
+    assert approve["LastRestartDate"] is None and approve["RestartCount"] == "0"
+    assert approve["RosterName"] == "ibm-seed" and "FailureReason" not in approve
+    assert BRACED_GUID.match(approve["TaskId"]) and PROCESS_ID.match(approve["ProcessInstanceId"])
+    # waiting (1) is ordered before working (4) and failed (6) in its group
+    assert [t["TaskState"] for t in groups["Optional"]] == sorted(t["TaskState"] for t in groups["Optional"])
+
+
+async def test_a_failed_task_tells_in_a_sentence_what_failed_and_why(gateway: Gateway, seed_case: str) -> None:
+    resp = await task_list(gateway, seed_case)
+    tasks = by_name(resp.json())
+    assert {n: tasks[n]["FailureReason"] for n in ("Post to ledger", "Read metadata", "Orphan sub-case")} == {
+        "Post to ledger": "The call to the external service failed: the service did not accept the request's credentials (it answered 401 Unauthorized).",
+        "Read metadata": "The call to the external service was not made: this server is not allowed to call that address.",
+        "Orphan sub-case": "The sub-case could not be started: the inputs given to it are not valid.",
+    }
+    # what the engine recorded (and the native face shows) names exception types and the
+    # refused address; none of it, nor the token the call sent, reaches the IBM answer
+    errors = {p["name"]: p["error"] for p in (await gateway.call("GET", f"/cases/{seed_case}/planitems", "author")).json()}
+    assert errors["Post to ledger"].startswith("HttpClientError:") and "CASEWORK_HTTP_ALLOW" in errors["Read metadata"]
+    assert "inputs.amount" in errors["Orphan sub-case"]
+    for word in (SEED_TOKEN, "Bearer", "HttpClientError", "HttpRefused", "NoDefinition", "169.254", "CASEWORK_HTTP_ALLOW", "inputs.amount"):
+        assert word not in resp.text, word
+    for name in ("Post to ledger", "Read metadata", "Orphan sub-case"):
+        assert tasks[name]["TaskState"] == 6 and tasks[name]["DisabledState"] == 0
 
 
 # ------------------------------------------------------------------ the case folder id
@@ -198,7 +328,7 @@ async def test_a_chosen_case_id_is_taken_as_it_is_even_when_it_looks_like_a_guid
         resp = await task_list(gateway, chosen, "admin")
         assert resp.status_code == 200, resp.text
         assert [t["TaskName"] for t in resp.json()["Optional"]] == ["Sub work"]
-        assert resp.json()["Optional"][0]["ProcessInstanceId"] == chosen
+        assert resp.json()["Optional"][0]["ProcessInstanceId"] == process_id(chosen, "work")
 
 
 async def test_unknown_and_invisible_cases_are_404(gateway: Gateway, ibm_case: str) -> None:
@@ -272,7 +402,170 @@ async def test_no_error_echoes_a_token_or_header(gateway: Gateway) -> None:
             assert token not in body
 
 
+async def test_error_bodies_and_task_lists_follow_the_openapi_document(gateway: Gateway, ibm_case: str, seed_case: str) -> None:
+    """What is sent is what the OpenAPI document (the one schemathesis checks against) says."""
+    doc = (await gateway.http.get("/openapi.json")).json()
+    schemas = doc["components"]["schemas"]
+
+    def check(schema: dict, value: object, where: str) -> None:
+        if "$ref" in schema:
+            return check(schemas[schema["$ref"].rsplit("/", 1)[1]], value, where)
+        if "anyOf" in schema:
+            fits = []
+            for option in schema["anyOf"]:
+                try:
+                    check(option, value, where)
+                    fits.append(option)
+                except AssertionError:
+                    pass
+            assert fits, (where, value)
+            return None
+        kind = schema.get("type")
+        if kind == "object":
+            assert isinstance(value, dict), where
+            assert set(schema.get("required", [])) <= set(value), (where, value)
+            assert set(value) <= set(schema.get("properties", {})), (where, value)
+            for key, item in value.items():
+                check(schema["properties"][key], item, f"{where}.{key}")
+        elif kind == "array":
+            assert isinstance(value, list), where
+            for i, item in enumerate(value):
+                check(schema["items"], item, f"{where}[{i}]")
+        elif kind is not None:
+            types = {"string": str, "integer": int, "boolean": bool, "null": type(None)}
+            assert isinstance(value, types[kind]) and not (kind == "integer" and isinstance(value, bool)), (where, value)
+        return None
+
+    operation = doc["paths"]["/CaseManager/CASEREST/v1/case/{caseFolderId}/tasks"]["get"]["responses"]
+    for status, params in (("404", ROD), ("400", {"Grouping": "ROD"})):
+        resp = await task_list(gateway, uuid.uuid4().hex, params=params)
+        assert str(resp.status_code) == status
+        check(operation[status]["content"]["application/json"]["schema"], resp.json(), status)
+        assert "userMessage" in schemas["IbmError"]["required"]
+    # ProcessInstanceId is always a string now: the document says so, and every task has one
+    assert schemas["IbmTask"]["properties"]["ProcessInstanceId"].get("type") == "string"
+    for case_id in (ibm_case, seed_case):
+        resp = await task_list(gateway, case_id)
+        check(operation["200"]["content"]["application/json"]["schema"], resp.json(), case_id)
+
+
 # ------------------------------------------------------------------ the pieces, without a server
+
+
+async def test_task_state_of_every_cmmn_state() -> None:
+    from workflows.engine.state import ItemState
+
+    expected = {
+        "Available": 1,  # waiting for its entry criteria: the seed's waiting Required task
+        "Enabled": 3,  # waiting for a user to start it: the seed's ready Optional task
+        "Disabled": 3,
+        "Active": 4,
+        "Suspended": 4,
+        "Completed": 5,
+        "Failed": 6,
+        "Terminated": 6,
+    }
+    assert set(expected) == {s.value for s in ItemState}  # no CMMN state is left unmapped
+    for state, code in expected.items():
+        item = ibm.PlanItemView(
+            id="x", name="X", definitionId="x", type="humanTask", stageId=None, currentState=state,
+            isRequired=True, lastModified=datetime(2010, 7, 16, 21, 50, 36, tzinfo=UTC),
+        )
+        assert ibm.task_state(item) == code, state
+
+
+# What the engine records for each kind of failure (activities/http_calls.py and Temporal's
+# rendering of an activity failure, the sub-case and budget texts of the engine), and the
+# sentence an IBM client reads for it.
+FAILURES = {
+    "ConnectError: All connection attempts failed":
+        "The call to the external service failed: the service could not be reached.",
+    "ConnectError: cannot resolve the host: gaierror":
+        "The call to the external service failed: the service's host name could not be found.",
+    "ReadTimeout: ":
+        "The call to the external service failed: the service did not answer in time.",
+    "ConnectTimeout: timed out":
+        "The call to the external service failed: the service did not answer in time.",
+    "activity StartToClose timeout":
+        "The call to the external service failed: the service did not answer in time.",
+    "RemoteProtocolError: Server disconnected without sending a response.":
+        "The call to the external service failed: the connection to the service broke before it answered.",
+    "HttpClientError: POST answered 400":
+        "The call to the external service failed: the service rejected the request (it answered 400 Bad Request).",
+    "HttpClientError: POST answered 401":
+        "The call to the external service failed: the service did not accept the request's credentials (it answered 401 Unauthorized).",
+    "HttpClientError: PUT answered 403":
+        "The call to the external service failed: the service does not allow this request (it answered 403 Forbidden).",
+    "HttpClientError: GET answered 404":
+        "The call to the external service failed: the service has nothing at the address that was called (it answered 404 Not Found).",
+    "HttpClientError: POST answered 429":
+        "The call to the external service failed: the service is receiving too many requests (it answered 429 Too Many Requests).",
+    "RuntimeError: POST answered 503":
+        "The call to the external service failed: the service answered with a server error, also on every retry (it answered 503 Service Unavailable).",
+    "RuntimeError: POST answered 500":
+        "The call to the external service failed: the service answered with a server error, also on every retry (it answered 500 Internal Server Error).",
+    "HttpBadResponse: the response is not JSON":
+        "The call to the external service failed: the service's answer is not JSON, so the task's output could not be read from it.",
+    "HttpRefused: outbound call refused: host 'ledger.internal' is not allowed (CASEWORK_HTTP_ALLOW)":
+        "The call to the external service was not made: this server is not allowed to call that address.",
+    "outbound call refused: address 10.1.2.3 is not allowed (CASEWORK_HTTP_ALLOW)":
+        "The call to the external service was not made: this server is not allowed to call that address.",
+    "HttpBadUrl: bad URL: InvalidURL":
+        "The call to the external service was not made: its URL is not valid.",
+    "its output is too large: the case would hold 40123 bytes, over its budget of 20000":
+        "The call to the external service succeeded, but its answer is too large to be kept in the case.",
+    "sub-case ended Completed, but its output is too large: the case would hold 40123 bytes":
+        "The sub-case completed, but its result is too large to be kept in this case.",
+    "sub-case ended Terminated":
+        "The sub-case was stopped before it completed.",
+    "sub-case ended Failed":
+        "The sub-case ended without completing.",
+    "sub-case ended not started: NoDefinition: no deployed definition 'claims'":
+        "The sub-case could not be started: its case definition is not deployed.",
+    "sub-case ended not started: inputs.amount: is required":
+        "The sub-case could not be started: the inputs given to it are not valid.",
+    "sub-case ended not started: ChildWorkflowError: something else":
+        "The sub-case could not be started.",
+    "trigger could not be evaluated: marked: undeclared reference to 'no_such_variable'":
+        "The task's trigger could not be evaluated, so the case data was not changed.",
+    # anything else, and nothing at all
+    "internal error: KeyError": "The task failed because of an unexpected error.",
+    "ZeroDivisionError: division by zero": "The task failed because of an unexpected error.",
+    "": "The task failed because of an unexpected error.",
+}
+
+
+async def test_every_kind_of_failure_has_a_readable_failure_reason() -> None:
+    def failed(error: str | None) -> ibm.PlanItemView:
+        return ibm.PlanItemView(
+            id="post", name="Post to ledger", definitionId="post", type="processTask", stageId=None,
+            currentState="Failed", isRequired=False, lastModified=datetime(2010, 7, 16, tzinfo=UTC), error=error,
+        )
+
+    for error, sentence in FAILURES.items():
+        reason = ibm.failure_reason(failed(error), [])
+        assert reason == sentence, error
+        # a sentence: a capital letter first, a full stop last, no exception class, no address,
+        # no header and no text of the recorded error beyond what the sentence itself says
+        assert reason[0].isupper() and reason.endswith("."), reason
+        assert not re.search(r"[A-Za-z]+(Error|Exception|Timeout|Refused|Url|Response)\b|Http[A-Z]", reason), reason
+        for piece in ("CASEWORK_HTTP_ALLOW", "10.1.2.3", "ledger.internal", "gaierror", "InvalidURL", "inputs.amount", "claims", "40123"):
+            assert piece not in reason, (error, piece)
+    assert ibm.failure_reason(failed(None), []) == "The task failed because of an unexpected error."
+    # a header that found its way into a recorded error is never repeated
+    leaked = ibm.failure_reason(failed("HttpClientError: POST answered 401 (Authorization: Bearer abc.def.ghi)"), [])
+    assert "Bearer" not in leaked and "abc.def" not in leaked and "401 Unauthorized" in leaked
+
+
+async def test_process_instance_ids_are_each_tasks_own_in_ibms_form() -> None:
+    first = ibm.ibm_process_id("9e45a9970e42406eaac4ee55d8bcf2ed", "check")
+    assert PROCESS_ID.match(first) and first == ibm.ibm_process_id("9e45a9970e42406eaac4ee55d8bcf2ed", "check")
+    assert first == process_id("9e45a9970e42406eaac4ee55d8bcf2ed", "check")
+    others = {ibm.ibm_process_id("9e45a9970e42406eaac4ee55d8bcf2ed", "record"), ibm.ibm_process_id("claim-42", "check")}
+    assert first not in others and len(others) == 2
+    assert first != ibm.ibm_task_id("9e45a9970e42406eaac4ee55d8bcf2ed", "check").strip("{}").replace("-", "")
+
+
 
 
 async def test_case_folder_ids_normalise_to_case_ids() -> None:
