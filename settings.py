@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     pm_workspace: str = Field(default="workflow", pattern=r"^[A-Za-z0-9_-]{1,100}$")
     pm_clients: dict[str, str] = Field(default_factory=lambda: {"x-pm-local-client": "casework-demo-secret"})
     refresh_token_ttl_seconds: int = Field(default=14 * 24 * 3600, ge=60)
+    # The largest `limit` a ProcessMaker list accepts (the seed advises asking for a list's
+    # whole total at once); past 1,000 rows the answer is read and written out in chunks.
+    pm_max_limit: int = Field(default=100_000, ge=1000, le=10_000_000)
     # The IBM Case Manager face: the symbolic name its callers pass as TargetObjectStore
     # (compared without regard to case).
     ibm_object_store: str = Field(default="CASEWORK", min_length=1, max_length=100)

@@ -21,6 +21,7 @@ from api import ibm, native
 from api.consistency import ActionHeaders
 from api.cors import allow_origins
 from api.openapi import document_errors
+from api.processmaker.forms import FormBodies
 from api.limits import BodyLimit
 from api.processmaker import cases as pm_cases
 from api.processmaker import lists as pm_lists
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     app.add_middleware(ActionHeaders)
+    app.add_middleware(FormBodies, problem=problem)  # inside the body limit: what it reads is bounded
     app.add_middleware(BodyLimit, max_case_bytes=settings.max_case_bytes, problem=problem)
     allow_origins(app, settings.cors_origins)  # added last: the outermost layer
     app.include_router(token_router)

@@ -21,11 +21,11 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from api.auth import current_actor
+from api.deps import CurrentActor, Service
 from api.errors import ApiError, bad_request, not_found, register_envelope
 from api.service import CaseService
 from workflows.public import Actor, AuditEntry, CaseView, PlanItemView, transition_of, walk
@@ -390,10 +390,6 @@ def translate(view: CaseView, history: list[AuditEntry], models: dict[str, Any])
 # --- the resource ------------------------------------------------------------------------------
 
 
-def service(request: Request) -> CaseService:
-    return request.app.state.service
-
-
 async def _read_case(svc: CaseService, folder_id: str, actor: Actor) -> tuple[CaseView, list[AuditEntry]]:
     for case_id in case_id_candidates(folder_id):
         try:
@@ -431,8 +427,8 @@ async def _models(svc: CaseService, view: CaseView) -> dict[str, Any]:
 async def list_task_instances(
     request: Request,
     caseFolderId: Annotated[str, Path(max_length=200, description="the case's GUID (with or without braces) or its case id")],
-    actor: Annotated[Actor, Depends(current_actor)],
-    svc: Annotated[CaseService, Depends(service)],
+    actor: CurrentActor,
+    svc: Service,
     TargetObjectStore: Annotated[str | None, Query(max_length=200, description="the object store's symbolic name")] = None,
     Grouping: Annotated[str | None, Query(max_length=20, description="must be ROD")] = None,
 ) -> IbmTaskGroups:

@@ -8,11 +8,11 @@ from collections.abc import Awaitable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from api.auth import current_actor
 from api.consistency import Fresh
+from api.deps import CurrentActor, IdempotencyKey, Service
 from api.errors import bad_request, not_found
 from api.service import CaseService
 from store import native_lists
@@ -49,20 +49,7 @@ from workflows.public import (
 router = APIRouter(tags=["native"])
 T = TypeVar("T")
 MAX_PAGE = 1000
-CurrentActor = Annotated[Actor, Depends(current_actor)]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(alias="Idempotency-Key", max_length=200, pattern=r"^[\x21-\x7e]+$",
-           description="The same key sent again has one effect and gets the same answer."),
-]
 Output = Annotated[dict[str, Any], Body(description="The task's output fields.")]
-
-
-def service(request: Request) -> CaseService:
-    return request.app.state.service
-
-
-Service = Annotated[CaseService, Depends(service)]
 
 
 # ------------------------------------------------------------------ bodies and answers

@@ -216,18 +216,22 @@ class CaseService:
         *,
         start_task: str | None = None,
         start_user: Actor | None = None,
+        starts_as: Actor | None = None,
+        undeclared_inputs: bool = False,
     ) -> Started:
+        """`starts_as`: whose `startedBy` membership lets the case start (ProcessMaker's
+        impersonation: the user the starting task is assigned to); the caller by default."""
         try:
             definition = await self.definition(ref)
         except ApiError as exc:
             if exc.status == 404:
                 raise unprocessable(f"unknown definition '{ref}'", [{"field": "definition", "message": "not deployed"}]) from None
             raise
-        if not may_start(definition, actor):
+        if not may_start(definition, starts_as or actor):
             raise forbidden(f"you may not start cases of '{definition.id}'")
         for i, member in enumerate(team):
             self.user(member.userId, f"caseTeam.users[{i}].userId")
-        problems = check_start(definition, inputs, team)
+        problems = check_start(definition, inputs, team, undeclared_inputs)
         if problems:
             raise unprocessable("the case cannot start with these inputs", problems)
         size = len(json.dumps(inputs, default=str))
@@ -243,6 +247,7 @@ class CaseService:
         case_input = CaseInput(
             case_id=case_id, case_number=number, definition=definition, actor=actor, inputs=inputs, team=team,
             start_task=start_task, start_user=start_user, max_bytes=self.settings.max_case_bytes,
+            undeclared_inputs=undeclared_inputs,
         )
         start_options: dict[str, Any] = dict(
             id=case_id, task_queue=self.settings.task_queue, id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -451,7 +456,8 @@ class CaseService:
     # ------------------------------------------------------------------ ProcessMaker's starts and read-model rows
 
     def check_start_task(
-        self, definition: Definition, actor: Actor, inputs: dict[str, Any], start_task: str, start_user: Actor
+        self, definition: Definition, actor: Actor, inputs: dict[str, Any], start_task: str, start_user: Actor,
+        undeclared_inputs: bool = False,
     ) -> None:
         """Whether a start on `start_task` with `start_user` assigned would succeed, asked of
         the engine's own `start` (pure) before any workflow exists: a start refused inside
@@ -459,7 +465,7 @@ class CaseService:
         try:
             start_state(
                 definition, case_id="check", case_number=0, actor=actor, inputs=inputs, team=[],
-                at=datetime.now(UTC), start_task=start_task, start_user=start_user,
+                at=datetime.now(UTC), start_task=start_task, start_user=start_user, undeclared_inputs=undeclared_inputs,
             )
         except DomainError as exc:
             status = _STATUS.get(exc.kind, 400)

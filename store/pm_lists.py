@@ -5,7 +5,7 @@ Every list is one select on `delegations`, one row per delegation, as ProcessMak
 each kind only says which rows are its own (`_todo`, `_unassigned`, ...); filtering, sorting,
 paging and counting are shared by `_page`. Callers pass raw query-string values through
 `parse_filters`, which refuses what ProcessMaker would silently ignore (an unknown sort column,
-a bad direction, a limit past `MAX_LIMIT`) with a `BadFilter` naming what is allowed.
+a bad direction, a limit past the maximum) with a `BadFilter` naming what is allowed.
 
 How each kind is served by an index (store/tables.py), default sort (APP_NUMBER):
 - to do, draft: `ix_delegations_assignee` (assignee, open, case_number).
@@ -43,7 +43,11 @@ LIST_COLUMNS = [c for c in DelegationRow.__table__.c if c.name not in ("input", 
 DEFAULT_LIMIT = 25
 # A page is at most this many rows: past it a client pages with start/limit (the seed's
 # "download them with multiple calls"). Larger asks are refused, never silently cut short.
-MAX_LIMIT = 1000
+# The most rows one query reads: a longer list is read (and answered) in chunks of this size.
+CHUNK = 1000
+# The largest `limit` by default (the setting CASEWORK_PM_MAX_LIMIT): the seed advises asking
+# for the whole total at once.
+MAX_LIMIT = 100_000
 
 TO_DO, DRAFT, PAUSED, COMPLETED, CANCELLED, DELETED = "TO_DO", "DRAFT", "PAUSED", "COMPLETED", "CANCELLED", "DELETED"
 UNASSIGNED = "UNASSIGNED"
@@ -158,12 +162,13 @@ def parse_filters(
     usr_uid: str | None = None,
     date_from: str | None = None,
     date_to: str | None = None,
+    max_limit: int = MAX_LIMIT,
 ) -> Filters:
     """Query-string values (as sent, or None) to `Filters`; `BadFilter` for anything unusable."""
     first = _count("start", start, 1)
     size = _count("limit", limit, DEFAULT_LIMIT)
-    if size > MAX_LIMIT:
-        raise BadFilter(f"The parameter limit must be at most {MAX_LIMIT}; page through longer lists with start.")
+    if size > max_limit:
+        raise BadFilter(f"The parameter limit must be at most {max_limit}; page through longer lists with start.")
     column = (sort or "").strip().upper() or DEFAULT_SORT
     column = column.removeprefix(SORT_PREFIX)
     if column not in SORT_COLUMNS:

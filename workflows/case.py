@@ -82,6 +82,8 @@ class CaseInput(BaseModel):
     # ProcessMaker's new case: the starting task, and who is assigned to it
     start_task: str | None = None
     start_user: Actor | None = None
+    # ProcessMaker's new case: keep inputs the definition does not declare (engine check_start)
+    undeclared_inputs: bool = False
     # carried across continue-as-new
     state: CaseState | None = None
     audit: list[AuditEntry] = Field(default_factory=list)
@@ -182,7 +184,7 @@ class CaseWorkflow:
             decision = start(
                 inp.definition, case_id=inp.case_id, case_number=inp.case_number, actor=inp.actor,
                 inputs=inp.inputs, team=inp.team, at=workflow.now(), parent=inp.parent,
-                start_task=inp.start_task, start_user=inp.start_user,
+                start_task=inp.start_task, start_user=inp.start_user, undeclared_inputs=inp.undeclared_inputs,
             )
         except Exception as exc:  # a bad start fails this case cleanly instead of wedging it
             self._start_error = _to_application_error(exc)

@@ -215,6 +215,9 @@ class Definition(Model):
     starterRole: str | None = None
     supervisors: list[str] = Field(default_factory=list)
     inputs: dict[str, FieldSpec] = Field(default_factory=dict)
+    # Refuse start inputs that `inputs` does not declare on every face: the native face always
+    # does, the ProcessMaker face (whose clients pass any variable) only with this set.
+    strictInputs: bool = False
     plan: RootPlan
     triggers: dict[str, Trigger] = Field(default_factory=dict)
     # Set by the store on deploy; a running case keeps the version it started with.

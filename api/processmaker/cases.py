@@ -23,18 +23,19 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.errors import ApiError
-from api.native import IdempotencyKey
+from api.deps import CurrentActor, IdempotencyKey, Service, Users
 from api.processmaker.common import (
-    CurrentActor,
-    Service,
-    Users,
+    Missing,
     bad_request,
     check_workspace,
     full_name,
+    no_such_application,
     no_such_case,
     parse_pm_date,
     pm_date,
     pm_error,
+    pm_value,
+    unavailable_case,
     user_fields,
 )
 from api.service import CaseRecord, CaseService
@@ -306,46 +307,50 @@ class Snapshot:
         return sorted((t for t in self.tasks if _is_open(t)), key=lambda t: t.delIndex)
 
 
-async def _existing(svc: CaseService, app_uid: str) -> CaseRecord | None:
+async def _existing(svc: CaseService, app_uid: str, missing: Missing = no_such_case) -> CaseRecord | None:
     """The read model's record; a deleted case does not exist (for every endpoint)."""
     record = await svc.case_record(app_uid)
     if record is not None and record.case.app_status == "DELETED":
-        raise no_such_case(app_uid)
+        raise missing(app_uid)
     return record
 
 
 T = TypeVar("T")
 
 
-async def _as_case(app_uid: str, read: Awaitable[T]) -> T:
-    """A read of one case; its 404 in ProcessMaker's words."""
+async def _as_case(app_uid: str, read: Awaitable[T], missing: Missing = no_such_case) -> T:
+    """A read of one case; its 404 in ProcessMaker's words (the endpoint's, `missing`)."""
     try:
         return await read
     except ApiError as exc:
         if exc.status == 404:
-            raise no_such_case(app_uid) from None
+            raise missing(app_uid) from None
         raise
 
 
-async def _view(svc: CaseService, app_uid: str, actor: Actor) -> CaseView:
-    return await _as_case(app_uid, svc.case(app_uid, actor))
+async def _view(svc: CaseService, app_uid: str, actor: Actor, missing: Missing = no_such_case) -> CaseView:
+    return await _as_case(app_uid, svc.case(app_uid, actor), missing)
 
 
-async def _snapshot(svc: CaseService, app_uid: str, actor: Actor) -> Snapshot:
-    record = await _existing(svc, app_uid)
+async def _snapshot(svc: CaseService, app_uid: str, actor: Actor, missing: Missing = no_such_case) -> Snapshot:
+    record = await _existing(svc, app_uid, missing)
     # two workflow queries at once, not one after the other
-    view, tasks = await asyncio.gather(_view(svc, app_uid, actor), _as_case(app_uid, svc.tasks(app_uid, actor)))
+    view, tasks = await asyncio.gather(
+        _view(svc, app_uid, actor, missing), _as_case(app_uid, svc.tasks(app_uid, actor), missing)
+    )
     # the workflow's own answer: exact even before the read model has the case
     return Snapshot(app_uid, view, tasks, record, view.appStatus)
 
 
-async def _act(svc: CaseService, app_uid: str, actor: Actor, command: Any, key: str | None) -> None:
+async def _act(
+    svc: CaseService, app_uid: str, actor: Actor, command: Any, key: str | None, missing: Missing = no_such_case
+) -> None:
     try:
         await svc.act(app_uid, actor, command, key)
     except ApiError as exc:
         # Every command names a plan item the face resolved itself, so a 404 is the case.
         if exc.status == 404:
-            raise no_such_case(app_uid) from None
+            raise missing(app_uid) from None
         raise
 
 
@@ -388,10 +393,10 @@ async def case_information(app_uid: AppUid, actor: CurrentActor, svc: Service, u
 
 @router.get("/cases/{app_uid}/current-task", response_model=list[CurrentTask], summary="Get the case's current tasks")
 async def current_tasks(app_uid: AppUid, actor: CurrentActor, svc: Service) -> list[CurrentTask]:
-    snap = await _snapshot(svc, app_uid, actor)
+    snap = await _snapshot(svc, app_uid, actor, unavailable_case)
     open_tasks = snap.open_tasks()
     if snap.status in NO_CURRENT_TASK or not open_tasks:
-        raise bad_request(f"Incorrect or unavailable information about this case: {app_uid}")
+        raise unavailable_case(app_uid)
     return [CurrentTask(tas_uid=snap.task_definition(t), tas_title=t.taskName, del_index=str(t.delIndex)) for t in open_tasks]
 
 
@@ -425,7 +430,7 @@ def _delegation(users: Directory, task: TaskView, row: DelegationRow | None) -> 
 
 @router.get("/cases/{app_uid}/tasks", response_model=list[TaskOfCase], summary="Get all tasks of the case")
 async def case_tasks(app_uid: AppUid, actor: CurrentActor, svc: Service, users: Users) -> list[TaskOfCase]:
-    snap = await _snapshot(svc, app_uid, actor)
+    snap = await _snapshot(svc, app_uid, actor, unavailable_case)
     definition = await svc.definition(f"{snap.view.definition}@{snap.view.version}")
     by_definition: dict[str, list[TaskView]] = {}
     for t in sorted(snap.tasks, key=lambda t: t.delIndex):
@@ -479,6 +484,31 @@ async def start_cases(actor: CurrentActor, svc: Service) -> list[StartingTask]:
     ]
 
 
+_INTEGER = re.compile(r"^[+-]?\d+$")
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_BOOLEANS = {"1": True, "true": True, "0": False, "false": False, "": False}
+
+
+def typed_inputs(definition: Definition, inputs: dict[str, Any]) -> dict[str, Any]:
+    """ProcessMaker's variables are strings (a PHP form sends nothing else): a declared
+    number, integer or boolean given as a string is read as one (`"23456.99"`, `"1"`); a
+    string that reads as none of them is left for the type check to refuse."""
+    out = dict(inputs)
+    for name, spec in definition.inputs.items():
+        value = out.get(name)
+        if not isinstance(value, str):
+            continue
+        text = value.strip()
+        if spec.type.value == "integer" and _INTEGER.match(text):
+            out[name] = int(text)
+        elif spec.type.value == "number" and _NUMBER.match(text):
+            number = float(text)
+            out[name] = int(number) if _INTEGER.match(text) else number
+        elif spec.type.value == "boolean" and text.lower() in _BOOLEANS:
+            out[name] = _BOOLEANS[text.lower()]
+    return out
+
+
 async def _start(
     svc: CaseService, actor: Actor, pro_uid: str, tas_uid: str, inputs: dict[str, Any], assignee: Actor, key: str | None
 ) -> NewCaseAnswer:
@@ -490,17 +520,23 @@ async def _start(
         raise
     if tas_uid not in {t.id for t in start_tasks(definition)}:
         raise bad_request(f"The task with tas_uid: '{tas_uid}' is not a starting task of the process '{pro_uid}'.")
-    if not may_start(definition, actor):
-        raise pm_error(403, f"The user may not start cases of the process '{pro_uid}'.")
+    inputs = typed_inputs(definition, inputs)
     try:
-        svc.check_start_task(definition, actor, inputs, tas_uid, assignee)
+        svc.check_start_task(definition, actor, inputs, tas_uid, assignee, undeclared_inputs=True)
     except ApiError as exc:
         if exc.status == 403:  # the engine's refusal of a user outside the task's pool
             raise bad_request(f"The user '{assignee.user_id}' is not in the pool of users of the starting task '{tas_uid}'.") from None
         raise
+    # ProcessMaker asks the caller only for PM_CASES: whoever works the starting task must be
+    # allowed to start the process (the caller, or the user an impersonation names)
+    if not may_start(definition, assignee):
+        raise pm_error(403, f"The user may not start cases of the process '{pro_uid}'.")
     started = await svc.start_case(
         actor, f"{definition.id}@{definition.version}", inputs, [], idempotency_key=key,
-        start_task=tas_uid, start_user=assignee,
+        start_task=tas_uid, start_user=assignee, starts_as=assignee,
+        # ProcessMaker stores any variable (DynaForm fields and the like): declared ones are
+        # still checked by type, and a definition with `strictInputs` refuses the others
+        undeclared_inputs=True,
     )
     return NewCaseAnswer(app_uid=started.case_id, app_number=started.case_number)
 
@@ -533,26 +569,33 @@ async def new_case_impersonate(
 # ------------------------------------------------------------------ delegations
 
 
-def _pick(tasks: list[TaskView], del_index: int | None, prefer: str | None = None) -> TaskView:
-    """The open delegation `del_index`, or by default the most recent open one (of `prefer`,
-    the user it should belong to, when that user holds one)."""
-    open_tasks = sorted((t for t in tasks if _is_open(t)), key=lambda t: t.delIndex)
+D = TypeVar("D", TaskView, DelegationRow)
+
+
+def _choose(open_ones: list[D], del_index: int | None, prefer: str | None) -> D | None:
+    """The one rule for which delegation an action means: `del_index` when given, else the
+    most recent open one (of `prefer`, the user it should belong to, when that user holds
+    one). Works on the case's task views and on the read model's rows alike."""
+
+    def index(d: D) -> int:
+        return d.delIndex if isinstance(d, TaskView) else d.del_index
+
+    ordered = sorted(open_ones, key=index)
     if del_index is not None:
-        found = next((t for t in open_tasks if t.delIndex == del_index), None)
-    else:
-        mine = [t for t in open_tasks if prefer and t.assignee == prefer]
-        found = (mine or open_tasks or [None])[-1]
+        return next((d for d in ordered if index(d) == del_index), None)
+    mine = [d for d in ordered if prefer and d.assignee == prefer]
+    return (mine or ordered or [None])[-1]
+
+
+def _pick(tasks: list[TaskView], del_index: int | None, prefer: str | None = None) -> TaskView:
+    found = _choose([t for t in tasks if _is_open(t)], del_index, prefer)
     if found is None:
         raise bad_request(DELEGATION_GONE)
     return found
 
 
 def _pick_row(record: CaseRecord | None, del_index: int | None, prefer: str | None) -> DelegationRow | None:
-    rows = [d for d in (record.delegations if record else []) if d.open]
-    if del_index is not None:
-        return next((d for d in rows if d.del_index == del_index), None)
-    mine = [d for d in rows if prefer and d.assignee == prefer]
-    return (mine or rows or [None])[-1]
+    return _choose([d for d in (record.delegations if record else []) if d.open], del_index, prefer)
 
 
 @router.put("/cases/{app_uid}/reassign-case", response_class=Response, summary="Reassign a delegation to another user")
@@ -705,8 +748,8 @@ async def pause_case(
     until = _unpause_at((body or PauseBody()).unpaused_date)
     if until is not None and until <= datetime.now(UTC):
         raise bad_request("`unpaused_date` must be in the future.")
-    await _existing(svc, app_uid)
-    await _act(svc, app_uid, actor, Pause(actor=actor, until=until), key)
+    await _existing(svc, app_uid, no_such_application)
+    await _act(svc, app_uid, actor, Pause(actor=actor, until=until), key, no_such_application)
     return _ok()
 
 
@@ -717,8 +760,8 @@ async def unpause_case(
 ) -> Response:
     _require(actor, PM_CASES)
     at = _unpause_at((body or PauseBody()).unpaused_date)
-    await _existing(svc, app_uid)
-    await _act(svc, app_uid, actor, Unpause(actor=actor, at=at), key)
+    await _existing(svc, app_uid, no_such_application)
+    await _act(svc, app_uid, actor, Unpause(actor=actor, at=at), key, no_such_application)
     return _ok()
 
 
@@ -728,20 +771,20 @@ async def execute_trigger(
     key: IdempotencyKey = None,
 ) -> Response:
     _require(actor, PM_CASES)
-    await _existing(svc, app_uid)
-    view = await _view(svc, app_uid, actor)
+    await _existing(svc, app_uid, no_such_application)
+    view = await _view(svc, app_uid, actor, no_such_application)
     definition = await svc.definition(f"{view.definition}@{view.version}")
     if tri_uid not in definition.triggers:
         raise bad_request(f"The trigger with tri_uid: '{tri_uid}' does not exist in the case's process.")
-    await _act(svc, app_uid, actor, RunTrigger(actor=actor, name=tri_uid), key)
+    await _act(svc, app_uid, actor, RunTrigger(actor=actor, name=tri_uid), key, no_such_application)
     return _ok()
 
 
 @router.delete("/cases/{app_uid}", response_class=Response, summary="Delete a draft case in its first task")
 async def delete_case(app_uid: AppUid, actor: CurrentActor, svc: Service, key: IdempotencyKey = None) -> Response:
     _require(actor, PM_CASES)
-    await _existing(svc, app_uid)
-    await _act(svc, app_uid, actor, DeleteCase(actor=actor), key)
+    await _existing(svc, app_uid, no_such_application)
+    await _act(svc, app_uid, actor, DeleteCase(actor=actor), key, no_such_application)
     return _ok()
 
 
@@ -751,7 +794,7 @@ async def delete_case(app_uid: AppUid, actor: CurrentActor, svc: Service, key: I
 @router.get("/cases/{app_uid}/variables", response_model=dict[str, Any], summary="Get the case variables")
 async def get_variables(app_uid: AppUid, actor: CurrentActor, svc: Service) -> dict[str, Any]:
     await _existing(svc, app_uid)
-    return (await _view(svc, app_uid, actor)).file
+    return pm_value((await _view(svc, app_uid, actor)).file)
 
 
 @router.put("/cases/{app_uid}/variable", response_class=Response, summary="Set case variables (merged)")

@@ -22,16 +22,14 @@ token, a header, a password or a client secret (ProcessMaker itself sometimes do
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from fastapi.responses import JSONResponse
 
-from api.auth import current_actor
 from api.errors import ApiError, register_envelope, title
-from api.service import CaseService
 from store.directory import Directory
-from workflows.public import Actor
 
 PREFIX = "/api/1.0/"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -57,8 +55,23 @@ def bad_request(message: str) -> PmError:
 
 
 def no_such_case(app_uid: str) -> PmError:
-    """The seed's answer for a case that does not exist, is deleted, or is not visible."""
+    """The seed's answer for a case that does not exist, is deleted, or is not visible, in
+    the words of its case information (and of the endpoints it gives no words for)."""
     return bad_request(f"The Application row '{app_uid}' doesn't exist!")
+
+
+def no_such_application(app_uid: str) -> PmError:
+    """The same, in the words the seed gives for pause, unpause, execute-trigger and delete."""
+    return bad_request(f"The application with $app_uid: '{app_uid}' does not exist.")
+
+
+def unavailable_case(app_uid: str) -> PmError:
+    """The same, in the words the seed gives for the case's current tasks and its tasks."""
+    return bad_request(f"Incorrect or unavailable information about this case: {app_uid}")
+
+
+# Which of the three an endpoint answers with.
+Missing = Callable[[str], PmError]
 
 
 def pm_status(status: int) -> int:
@@ -92,6 +105,24 @@ def _field_error(error: dict[str, Any]) -> str:
 register_envelope(PREFIX, render)
 
 
+# ------------------------------------------------------------------ variables
+
+
+def pm_value(value: Any) -> Any:
+    """A case variable as ProcessMaker keeps it: numbers as strings, booleans as "1" and "0",
+    inside lists and objects too (the seed's "Format of Variables"); the native face keeps
+    JSON's types."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: pm_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [pm_value(v) for v in value]
+    return value
+
+
 # ------------------------------------------------------------------ dates
 
 
@@ -116,10 +147,6 @@ def parse_pm_date(text: str, field: str) -> datetime:
 
 
 # ------------------------------------------------------------------ users
-
-
-def directory(request: Request) -> Directory:
-    return request.app.state.directory
 
 
 def user_fields(d: Directory, user_id: str | None, prefix: str = "usr_") -> dict[str, str]:
@@ -160,11 +187,4 @@ def check_workspace(request: Request, workspace: Annotated[str, Path(max_length=
     return workspace
 
 
-def service(request: Request) -> CaseService:
-    return request.app.state.service
-
-
 Workspace = Annotated[str, Depends(check_workspace)]
-CurrentActor = Annotated[Actor, Depends(current_actor)]
-Service = Annotated[CaseService, Depends(service)]
-Users = Annotated[Directory, Depends(directory)]

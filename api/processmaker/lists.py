@@ -5,8 +5,11 @@ of case objects and as a page (`.../paged`).
 The rows come from the read model (store/pm_lists.py); this module parses the query string,
 says who is asking, and writes each delegation row as the seed's case object. Filters are
 stricter than ProcessMaker's: an unknown sort column, a bad `dir` or a `limit` above
-`MAX_LIMIT` (1000) is a 400 naming what is allowed, never a silent fallback or a cut-short
-page. A page echoes `start` 1-based (0 and 1 both mean the first row, and echo as 1).
+`CASEWORK_PM_MAX_LIMIT` (100,000) is a 400 naming what is allowed, never a silent fallback or
+a cut-short page. A page echoes `start` 1-based (0 and 1 both mean the first row, and echo as
+1). The seed advises asking for a list's whole total at once: a `limit` above
+`pm_lists.CHUNK` (1,000) is read and written out in chunks of that size, so a long list
+costs the gateway the memory of one chunk, not of the list.
 
 Include this router before the case actions' router: `/cases/draft` must not be taken for
 the case `draft`.
@@ -14,14 +17,17 @@ the case `draft`.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from api.consistency import read_model_fresh
-from api.processmaker.common import CurrentActor, Service, Users, Workspace, bad_request, display_name, pm_date, user_fields
+from api.deps import CurrentActor, Service, Users
+from api.processmaker.common import Workspace, bad_request, display_name, pm_date, user_fields
 from store import pm_lists
 from store.db import Database
 from store.directory import Directory
@@ -137,9 +143,11 @@ def case_item(row: Any, users: Directory, *, unassigned: bool = False) -> CaseIt
 # ------------------------------------------------------------------ the query string
 
 def list_filters(
+    request: Request,
     start: Annotated[str | None, Query(description="0 or 1: the first row; 2: the second; ...")] = None,
     limit: Annotated[
-        str | None, Query(description=f"rows per answer, 0 to {pm_lists.MAX_LIMIT}; default 25 (0: only the total)")
+        str | None,
+        Query(description="rows per answer, 0 to CASEWORK_PM_MAX_LIMIT (100,000); default 25 (0: only the total)"),
     ] = None,
     sort: Annotated[str | None, Query(description="APP_CACHE_VIEW.<COLUMN>; default APP_CACHE_VIEW.APP_NUMBER")] = None,
     dir: Annotated[str | None, Query(description="ASC or DESC (default)")] = None,
@@ -147,7 +155,10 @@ def list_filters(
     pro_uid: Annotated[str | None, Query(description="only cases of this definition (its id)")] = None,
     search: Annotated[str | None, Query(description="case-insensitive text in the case or task title")] = None,
 ) -> Filters:
-    return _parsed(start=start, limit=limit, sort=sort, dir=dir, cat_uid=cat_uid, pro_uid=pro_uid, search=search)
+    return _parsed(
+        start=start, limit=limit, sort=sort, dir=dir, cat_uid=cat_uid, pro_uid=pro_uid, search=search,
+        max_limit=request.app.state.settings.pm_max_limit,
+    )
 
 
 def search_filters(
@@ -161,7 +172,7 @@ def search_filters(
     return replace(base, app_status=extra.app_status, usr_uid=extra.usr_uid, date_from=extra.date_from, date_to=extra.date_to)
 
 
-def _parsed(**raw: str | None) -> Filters:
+def _parsed(**raw: Any) -> Filters:
     try:
         return pm_lists.parse_filters(**raw)
     except BadFilter as exc:
@@ -198,15 +209,70 @@ def _items(page: Page, users: Directory, unassigned: bool) -> list[CaseItem]:
     return [case_item(row, users, unassigned=unassigned) for row in page.rows]
 
 
+def _long(f: Filters) -> bool:
+    return f.limit > pm_lists.CHUNK
+
+
+async def _chunks(db: Database, actor: Actor, query: Lister, f: Filters) -> AsyncIterator[Page]:
+    """The rows `f` asks for, one query of at most `pm_lists.CHUNK` rows at a time."""
+    done = 0
+    while done < f.limit:
+        size = min(pm_lists.CHUNK, f.limit - done)
+        page = await _run(db, actor, query, replace(f, start=f.start + done, limit=size), False)
+        yield page
+        if len(page.rows) < size:
+            return
+        done += size
+
+
+def _streamed(head: str, db: Database, actor: Actor, query: Lister, f: Filters, users: Directory, unassigned: bool,
+              tail: str) -> StreamingResponse:
+    """`head`, the items as a JSON array's elements, then `tail`, written chunk by chunk."""
+
+    async def body() -> AsyncIterator[str]:
+        yield head
+        first = True
+        async for page in _chunks(db, actor, query, f):
+            for item in _items(page, users, unassigned):
+                yield ("" if first else ",") + item.model_dump_json()
+                first = False
+        yield tail
+
+    return StreamingResponse(body(), media_type="application/json")
+
+
+async def _array(svc: Service, actor: Actor, query: Lister, f: Filters, users: Directory, unassigned: bool) -> Any:
+    if _long(f):
+        return _streamed("[", svc.db, actor, query, f, users, unassigned, "]")
+    return _items(await _run(svc.db, actor, query, f, False), users, unassigned)
+
+
+async def _paged(svc: Service, actor: Actor, query: Lister, f: Filters, users: Directory, unassigned: bool,
+                 page_of: Any) -> Any:
+    """A page (`page_of(page, items)` builds its model); a long one is written out in chunks
+    after its head, whose total is counted first."""
+    if not _long(f):
+        page = await _run(svc.db, actor, query, f, True)
+        return page_of(page, _items(page, users, unassigned))
+    counted = await _run(svc.db, actor, query, replace(f, limit=0), True)
+    head = page_of(replace(counted, filters=f), []).model_dump_json()
+    empty = '"data":[]}'
+    assert head.endswith(empty), "data is the page's last field"
+    return _streamed(head[: -len(empty)] + '"data":[', svc.db, actor, query, f, users, unassigned, "]}")
+
+
+def _case_page(page: Page, items: list[CaseItem]) -> CasePage:
+    return CasePage(**_head(page), data=items)
+
+
 def _add_list(path: str, query: Lister, what: str, *, unassigned: bool = False) -> None:
     """GET <path> (an array) and GET <path>/paged (a page) for one kind of list."""
 
     async def as_array(svc: Service, _: Workspace, actor: CurrentActor, users: Users, f: ListFilters) -> list[CaseItem]:
-        return _items(await _run(svc.db, actor, query, f, False), users, unassigned)
+        return await _array(svc, actor, query, f, users, unassigned)
 
     async def as_page(svc: Service, _: Workspace, actor: CurrentActor, users: Users, f: ListFilters) -> CasePage:
-        page = await _run(svc.db, actor, query, f, True)
-        return CasePage(**_head(page), data=_items(page, users, unassigned))
+        return await _paged(svc, actor, query, f, users, unassigned, _case_page)
 
     name = query.__name__
     router.add_api_route(BASE + path, as_array, methods=["GET"], response_model=list[CaseItem],
@@ -231,17 +297,19 @@ def _resolve_user(users: Directory, f: Filters) -> Filters:
 @router.get(BASE + "/advanced-search", response_model=list[CaseItem], name="pm_list_advanced_search",
             summary="List cases by advanced search (every case with PM_ALLCASES, else the caller's)")
 async def advanced_search(svc: Service, _: Workspace, actor: CurrentActor, users: Users, f: SearchFilters) -> list[CaseItem]:
-    page = await _run(svc.db, actor, pm_lists.advanced_search, _resolve_user(users, f), False)
-    return _items(page, users, False)
+    return await _array(svc, actor, pm_lists.advanced_search, _resolve_user(users, f), users, False)
 
 
 @router.get(BASE + "/advanced-search/paged", response_model=SearchPage, name="pm_page_advanced_search",
             summary="Page of cases by advanced search (every case with PM_ALLCASES, else the caller's)")
 async def advanced_search_paged(svc: Service, _: Workspace, actor: CurrentActor, users: Users, f: SearchFilters) -> SearchPage:
-    page = await _run(svc.db, actor, pm_lists.advanced_search, _resolve_user(users, f), True)
+    return await _paged(svc, actor, pm_lists.advanced_search, _resolve_user(users, f), users, False, _search_page)
+
+
+def _search_page(page: Page, items: list[CaseItem]) -> SearchPage:
     f = page.filters
     return SearchPage(
         **_head(page), app_status=f.app_status, usr_uid=f.usr_uid,
         date_from=f.date_from.isoformat() if f.date_from else "", date_to=f.date_to.isoformat() if f.date_to else "",
-        data=_items(page, users, False),
+        data=items,
     )

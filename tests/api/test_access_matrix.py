@@ -266,7 +266,8 @@ ACTIONS = [
     Action("PM claim", "PUT", f"{PM}/cases/{{c}}/claim", "offered", (POOL,), (TEAM, OWNER, SUPERVISOR, ALLCASES)),
     Action("PM route-case", "PUT", f"{PM}/cases/{{c}}/route-case", "held", (HOLDER,), (TEAM, OWNER, SUPERVISOR, ALLCASES)),
     Action("PM variables", "PUT", f"{PM}/cases/{{c}}/variable", "held", (HOLDER, TEAM, OWNER, SUPERVISOR), (ALLCASES,), {"note": "x"}),
-    Action("PM execute-trigger", "PUT", f"{PM}/cases/{{c}}/execute-trigger/stamp", "held", (HOLDER, OWNER, SUPERVISOR), (TEAM, ALLCASES)),
+    # ProcessMaker: only the user assigned to the case
+    Action("PM execute-trigger", "PUT", f"{PM}/cases/{{c}}/execute-trigger/stamp", "held", (HOLDER,), (TEAM, OWNER, SUPERVISOR, ALLCASES)),
     Action("PM pause", "PUT", f"{PM}/cases/{{c}}/pause", "held", (HOLDER, SUPERVISOR), (TEAM, OWNER, ALLCASES)),
     Action("PM cancel", "PUT", f"{PM}/cases/{{c}}/cancel", "held", (HOLDER, "pmadmin"), (TEAM, OWNER, SUPERVISOR, ALLCASES)),
     Action("PM unpause", "PUT", f"{PM}/cases/{{c}}/unpause", "paused", (HOLDER, SUPERVISOR), (TEAM, OWNER, ALLCASES)),

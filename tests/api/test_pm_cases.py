@@ -19,6 +19,10 @@ from tests.api.conftest import Gateway, user_id
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 WS = "/api/1.0/workflow"
+# The seed's words for a case that does not exist (or that the caller may not see), by endpoint.
+ROW = "The Application row '{}' doesn't exist!"
+APPLICATION = "The application with $app_uid: '{}' does not exist."
+UNAVAILABLE = "Incorrect or unavailable information about this case: {}"
 DATE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
 DEF_ID = f"pm-parallel-{uuid.uuid4().hex[:6]}"
 # A starting task, a parallel split into two self-service checks that join (SEC-JOIN) into a
@@ -198,7 +202,7 @@ async def test_new_case_is_a_draft_assigned_to_its_starter(pm: Gateway) -> None:
         "del_index": 1, "del_thread": 1, "del_thread_status": "OPEN",
     }]
     variables = (await pm.call("GET", f"{WS}/cases/{app_uid}/variables", "author")).json()
-    assert variables == {"client": "Acme", "amount": 12.5}
+    assert variables == {"client": "Acme", "amount": "12.5"}  # the seed: numbers become strings
 
 
 async def test_new_case_refusals(pm: Gateway) -> None:
@@ -218,12 +222,70 @@ async def test_new_case_refusals(pm: Gateway) -> None:
     # variables: the definition's inputs, with their types; the shape is checked too
     bad_type = await pm.call("POST", url, "author", json={"pro_uid": DEF_ID, "tas_uid": "register", "variables": [{"amount": "many"}]})
     assert "amount" in pm_error(bad_type, 400)
-    unknown_var = await pm.call("POST", url, "author", json={"pro_uid": DEF_ID, "tas_uid": "register", "variables": [{"color": "red"}]})
-    assert "color" in pm_error(unknown_var, 400)
     bad_shape = await pm.call("POST", url, "author", json={"pro_uid": DEF_ID, "tas_uid": "register", "variables": "abc"})
     assert "variables" in pm_error(bad_shape, 400)
     bad_name = await pm.call("POST", url, "author", json={"pro_uid": DEF_ID, "tas_uid": "register", "variables": [{"1x": 1}]})
     assert "variable name" in pm_error(bad_name, 400)
+
+
+async def test_variables_the_process_does_not_declare_are_kept(pm: Gateway) -> None:
+    """As ProcessMaker: a DynaForm's fields, a grid, a checkbox group; declared ones are still
+    checked by type. Read back through this face, numbers and booleans are strings, as the
+    seed says; the native face keeps JSON's types."""
+    variables = [{"client": "Acme", "amount": 23456.99, "color": "red", "urgent": True, "rooms": 3,
+                  "boxes": ["a", "b"], "grid": {"1": {"qty": 2, "ok": False}}}]
+    resp = await pm.call("POST", f"{WS}/cases", "author", json={"pro_uid": DEF_ID, "tas_uid": "register", "variables": variables})
+    assert resp.status_code == 200, resp.text
+    app_uid = resp.json()["app_uid"]
+    shown = (await pm.call("GET", f"{WS}/cases/{app_uid}/variables", "author")).json()
+    assert shown == {"client": "Acme", "amount": "23456.99", "color": "red", "urgent": "1", "rooms": "3",
+                     "boxes": ["a", "b"], "grid": {"1": {"qty": "2", "ok": "0"}}}
+    native = (await pm.call("GET", f"/cases/{app_uid}/casefile", "author")).json()
+    assert native == variables[0]
+    # a declared variable of the wrong type is still refused, with what was sent left alone
+    bad = await pm.call("POST", f"{WS}/cases", "author", json={"pro_uid": DEF_ID, "tas_uid": "register", "variables": [{"amount": "many", "color": "red"}]})
+    assert "amount" in pm_error(bad, 400)
+    # the native face refuses what the definition does not declare
+    native_start = await pm.call("POST", "/cases", "author", json={"definition": DEF_ID, "inputs": {"client": "Acme", "color": "red"}})
+    assert native_start.status_code == 422 and "color" in native_start.text
+
+
+async def test_a_definition_with_strict_inputs_refuses_undeclared_variables(pm: Gateway) -> None:
+    strict_id = f"{DEF_ID}-strict"
+    strict = DEFINITION.replace(f"id: {DEF_ID}\n", f"id: {strict_id}\nstrictInputs: true\n", 1)
+    resp = await pm.call("POST", "/definitions", "admin", content=strict, headers={"Content-Type": "application/yaml"})
+    assert resp.status_code == 201, resp.text
+    url = f"{WS}/cases"
+    refused = await pm.call("POST", url, "author", json={"pro_uid": strict_id, "tas_uid": "register", "variables": [{"color": "red"}]})
+    assert "color" in pm_error(refused, 400)
+    fine = await pm.call("POST", url, "author", json={"pro_uid": strict_id, "tas_uid": "register", "variables": [{"client": "Acme"}]})
+    assert fine.status_code == 200, fine.text
+
+
+async def test_a_php_client_may_send_form_bodies(pm: Gateway) -> None:
+    """`http_build_query` instead of `json_encode`: a new case with nested variables, then a
+    variable set and the case routed, all form-encoded. Declared numbers arrive as strings
+    and are read as numbers; a malformed form is ProcessMaker's 400."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    # what PHP's http_build_query(['pro_uid' => ..., 'variables' => [['client' => 'Form & Co', ...]]]) gives
+    body = (f"pro_uid={DEF_ID}&tas_uid=register&variables%5B0%5D%5Bclient%5D=Form+%26+Co"
+            "&variables%5B0%5D%5Bamount%5D=23456.99&variables%5B0%5D%5Bboxes%5D%5B0%5D=a&variables%5B0%5D%5Bboxes%5D%5B1%5D=b"
+            "&variables%5B0%5D%5Bgrid%5D%5B1%5D%5Bqty%5D=2")
+    resp = await pm.call("POST", f"{WS}/cases", "author", content=body, headers=form)
+    assert resp.status_code == 200, resp.text
+    app_uid = resp.json()["app_uid"]
+    native = (await pm.call("GET", f"/cases/{app_uid}/casefile", "author")).json()
+    assert native == {"client": "Form & Co", "amount": 23456.99, "boxes": ["a", "b"], "grid": {"1": {"qty": "2"}}}
+    await ok(pm.call("PUT", f"{WS}/cases/{app_uid}/variable", "author", content="note=from+a+form", headers=form))
+    shown = (await pm.call("GET", f"{WS}/cases/{app_uid}/variables", "author")).json()
+    assert shown["note"] == "from a form" and shown["amount"] == "23456.99"
+    await ok(pm.call("PUT", f"{WS}/cases/{app_uid}/route-case", "author", content="del_index=1", headers=form))
+    assert (await info(pm, app_uid))["app_status"] == "TO_DO"
+    # a declared number that is no number is still refused; so is a form PHP could not have built
+    bad = await pm.call("POST", f"{WS}/cases", "author", content=f"pro_uid={DEF_ID}&tas_uid=register&variables%5B0%5D%5Bamount%5D=1%2C000", headers=form)
+    assert "amount" in pm_error(bad, 400)
+    broken = await pm.call("POST", f"{WS}/cases", "author", content="pro_uid=x&pro_uid%5Ba%5D=y", headers=form)
+    assert "form" in pm_error(broken, 400)
 
 
 async def test_new_case_honours_idempotency_key(pm: Gateway) -> None:
@@ -247,6 +309,14 @@ async def test_impersonate_assigns_the_named_user(pm: Gateway) -> None:
     assert "does not exist" in pm_error(unknown, 400)
     outside = await pm.call("POST", url, "author", json={"pro_uid": DEF_ID, "tas_uid": "register", "usr_uid": user_id("rev1")})
     assert "pool" in pm_error(outside, 400)
+    # the seed asks the caller only for PM_CASES: an administrator outside `startedBy` starts
+    # a case for a user of the starting task's pool, and stays its creator
+    by_admin = await pm.call("POST", url, "admin", json={"pro_uid": DEF_ID, "tas_uid": "register", "usr_uid": user_id("author2")})
+    assert by_admin.status_code == 200, by_admin.text
+    case = await info(pm, by_admin.json()["app_uid"], "author2")
+    assert case["current_task"][0]["usr_uid"] == user_id("author2")
+    # ... but not without PM_CASES
+    assert pm_error(await pm.call("POST", url, "viewer", json={"pro_uid": DEF_ID, "tas_uid": "register", "usr_uid": user_id("author2")}), 403)
 
 
 # ------------------------------------------------------------------ reading a case
@@ -255,13 +325,19 @@ async def test_impersonate_assigns_the_named_user(pm: Gateway) -> None:
 async def test_unknown_and_invisible_cases_do_not_exist(pm: Gateway) -> None:
     app_uid = await new_case(pm)
     missing = "0" * 32
-    for path in ("", "/current-task", "/tasks", "/variables"):
-        pm_error(await pm.call("GET", f"{WS}/cases/{missing}{path}", "author"), 400, f"The Application row '{missing}' doesn't exist!")
+    # each endpoint in the words the seed gives it (the case information's where it gives none)
+    row, application, unavailable = ROW, APPLICATION, UNAVAILABLE
+    for path, words in (("", row), ("/current-task", unavailable), ("/tasks", unavailable), ("/variables", row)):
+        pm_error(await pm.call("GET", f"{WS}/cases/{missing}{path}", "author"), 400, words.format(missing))
         # outsider: not in the team, no role, not a supervisor: the same answer, not a 403
-        pm_error(await pm.call("GET", f"{WS}/cases/{app_uid}{path}", "outsider"), 400, f"The Application row '{app_uid}' doesn't exist!")
-    for action in ("route-case", "claim", "pause", "unpause", "variable"):
-        resp = await put(pm, app_uid, action, "outsider", note="x")
-        pm_error(resp, 400, f"The Application row '{app_uid}' doesn't exist!")
+        pm_error(await pm.call("GET", f"{WS}/cases/{app_uid}{path}", "outsider"), 400, words.format(app_uid))
+    for action, words in (("route-case", row), ("claim", row), ("pause", application), ("unpause", application),
+                          ("variable", row), ("execute-trigger/flag", application)):
+        for case in (missing, app_uid):
+            resp = await put(pm, case, action, "outsider", note="x")
+            pm_error(resp, 400, words.format(case))
+    for case in (missing, app_uid):
+        pm_error(await pm.call("DELETE", f"{WS}/cases/{case}", "outsider"), 400, application.format(case))
 
 
 async def test_current_task_and_tasks_after_a_parallel_split(pm: Gateway) -> None:
@@ -453,7 +529,7 @@ async def test_pause_until_a_date_unpauses_by_itself(pm: Gateway) -> None:
     # nobody holds a task of it but the author; rev1 is not a supervisor
     other = await past_split(pm)
     # a checker outside the team (its tasks are only offered to her): the case does not exist for her
-    pm_error(await put(pm, other, "pause", "rev1", unpaused_date=""), 400, f"The Application row '{other}' doesn't exist!")
+    pm_error(await put(pm, other, "pause", "rev1", unpaused_date=""), 400, APPLICATION.format(other))
     # on the team she sees it, but still may not pause it
     await join(pm, other, "rev1")
     pm_error(await put(pm, other, "pause", "rev1", unpaused_date=""), 403)
@@ -510,16 +586,15 @@ async def test_cancel_twice_and_who_may_cancel(pm: Gateway) -> None:
 async def test_delete_rules(pm: Gateway) -> None:
     app_uid = await new_case(pm)
     # a clerk outside the team: the case does not exist for him
-    pm_error(await pm.call("DELETE", f"{WS}/cases/{app_uid}", "author2"), 400, f"The Application row '{app_uid}' doesn't exist!")
+    pm_error(await pm.call("DELETE", f"{WS}/cases/{app_uid}", "author2"), 400, APPLICATION.format(app_uid))
     # a clerk on the team who does not hold its first task may not delete it
     await join(pm, app_uid, "author2")
     pm_error(await pm.call("DELETE", f"{WS}/cases/{app_uid}", "author2"), 403)
     await ok(pm.call("DELETE", f"{WS}/cases/{app_uid}", "author"))
-    gone = f"The Application row '{app_uid}' doesn't exist!"
-    for path in ("", "/current-task", "/tasks", "/variables"):
-        pm_error(await pm.call("GET", f"{WS}/cases/{app_uid}{path}", "author"), 400, gone)
-    pm_error(await pm.call("DELETE", f"{WS}/cases/{app_uid}", "author"), 400, gone)
-    pm_error(await put(pm, app_uid, "cancel"), 400, gone)
+    for path, words in (("", ROW), ("/current-task", UNAVAILABLE), ("/tasks", UNAVAILABLE), ("/variables", ROW)):
+        pm_error(await pm.call("GET", f"{WS}/cases/{app_uid}{path}", "author"), 400, words.format(app_uid))
+    pm_error(await pm.call("DELETE", f"{WS}/cases/{app_uid}", "author"), 400, APPLICATION.format(app_uid))
+    pm_error(await put(pm, app_uid, "cancel"), 400, ROW.format(app_uid))
     # PM_DELETECASE deletes another user's draft
     other = await new_case(pm)
     await ok(pm.call("DELETE", f"{WS}/cases/{other}", "pmadmin"))
@@ -532,12 +607,17 @@ async def test_execute_trigger(pm: Gateway) -> None:
     app_uid = await new_case(pm)
     pm_error(await put(pm, app_uid, "execute-trigger/nope"), 400)
     await ok(put(pm, app_uid, "execute-trigger/flag"))
-    assert (await pm.call("GET", f"{WS}/cases/{app_uid}/variables", "author")).json()["flagged"] is True
+    assert (await pm.call("GET", f"{WS}/cases/{app_uid}/variables", "author")).json()["flagged"] == "1"  # a boolean, as ProcessMaker shows one
     # a clerk outside the team: the case does not exist for him
-    pm_error(await put(pm, app_uid, "execute-trigger/flag", "author2"), 400, f"The Application row '{app_uid}' doesn't exist!")
+    pm_error(await put(pm, app_uid, "execute-trigger/flag", "author2"), 400, APPLICATION.format(app_uid))
     # a clerk on the team, holding no task of it, and not its owner
     await join(pm, app_uid, "author2")
     pm_error(await put(pm, app_uid, "execute-trigger/flag", "author2"), 403)
+    # the seed: "only the user assigned to the case" runs a trigger, not its supervisor
+    pm_error(await put(pm, app_uid, "execute-trigger/flag", "pmsuper"), 403)
+    # once its first task is routed, its starter holds nothing: no longer theirs to run
+    await ok(put(pm, app_uid, "route-case"))
+    pm_error(await put(pm, app_uid, "execute-trigger/flag"), 403)
 
 
 async def test_variables_round_trip(pm: Gateway) -> None:
@@ -545,7 +625,7 @@ async def test_variables_round_trip(pm: Gateway) -> None:
     await ok(pm.call("PUT", f"{WS}/cases/{app_uid}/variable", "author", json=[{"note": "first", "count": 2}]))
     await ok(pm.call("PUT", f"{WS}/cases/{app_uid}/variable", "author", json={"note": "second", "grid": {"1": {"name": "Jane"}}}))
     variables = (await pm.call("GET", f"{WS}/cases/{app_uid}/variables", "author")).json()
-    assert variables == {"client": "Acme", "note": "second", "count": 2, "grid": {"1": {"name": "Jane"}}}
+    assert variables == {"client": "Acme", "note": "second", "count": "2", "grid": {"1": {"name": "Jane"}}}
     pm_error(await pm.call("PUT", f"{WS}/cases/{app_uid}/variable", "author", json={}), 400)
     pm_error(await pm.call("PUT", f"{WS}/cases/{app_uid}/variable", "author", json={"bad name": 1}), 400)
     pm_error(await pm.call("PUT", f"{WS}/cases/{app_uid}/variable", "author", json="text"), 400)
@@ -575,7 +655,7 @@ async def test_a_client_flow_as_the_seed_examples_write_it(pm: Gateway) -> None:
     assert (await pm.http.put(f"{WS}/cases/{app_uid}/route-case", headers=auth)).status_code == 200
     case = (await pm.http.get(f"{WS}/cases/{app_uid}", headers=auth)).json()
     assert case["app_status"] == "TO_DO" and [t["tas_title"] for t in case["current_task"]] == ["Check finances", "Check legal"]
-    assert (await pm.http.get(f"{WS}/cases/{app_uid}/variables", headers=auth)).json()["amount"] == 23456.99
+    assert (await pm.http.get(f"{WS}/cases/{app_uid}/variables", headers=auth)).json()["amount"] == "23456.99"
 
 
 async def test_no_error_echoes_a_token(pm: Gateway) -> None:

@@ -256,7 +256,11 @@ def may_reassign(state: CaseState, actor: Actor) -> bool:
 
 
 def may_run_trigger(state: CaseState, actor: Actor) -> bool:
-    return holds_open_task(state, actor) or is_owner(state, actor) or is_supervisor(state, actor)
+    """ProcessMaker's rule: only the user assigned to the case (the holder of an open task).
+    Under rules 1 case owners and supervisors could too."""
+    if holds_open_task(state, actor):
+        return True
+    return state.access_rules < 2 and (is_owner(state, actor) or is_supervisor(state, actor))
 
 
 def may_plan(state: CaseState, actor: Actor, plannable_by: list[str]) -> bool:

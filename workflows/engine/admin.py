@@ -170,7 +170,7 @@ def run_trigger(ctx: Ctx, cmd: RunTrigger) -> TriggerCall | None:
     if trigger is None:
         raise NotFound(f"no trigger '{cmd.name}' in definition '{state.definition.id}'")
     if not access.may_run_trigger(state, cmd.actor):
-        raise Forbidden("running a trigger needs a task of the case assigned to you, case ownership or supervising its process")
+        raise Forbidden("running a trigger needs a task of the case assigned to you")
     if trigger.set is None:
         assert trigger.http is not None  # validated on deploy
         return TriggerCall(http_call(trigger.http, ctx.vars()))

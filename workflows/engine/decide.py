@@ -51,9 +51,13 @@ class Decision:
     trigger_call: dict[str, Any] | None = None
 
 
-def check_start(definition: Definition, inputs: dict[str, Any], team: list[TeamMember]) -> list[dict[str, Any]]:
-    """What is wrong with a start, before any workflow exists (the gateway asks first)."""
-    problems = fields.check(definition.inputs, inputs, where="inputs")
+def check_start(
+    definition: Definition, inputs: dict[str, Any], team: list[TeamMember], undeclared: bool = False
+) -> list[dict[str, Any]]:
+    """What is wrong with a start, before any workflow exists (the gateway asks first).
+    `undeclared`: inputs the definition does not declare are kept as case data (ProcessMaker
+    stores any variable), unless the definition has `strictInputs`."""
+    problems = fields.check(definition.inputs, inputs, where="inputs", undeclared=undeclared and not definition.strictInputs)
     for i, member in enumerate(team):
         for role in member.caseRoles:
             if role not in definition.roles:
@@ -73,10 +77,12 @@ def start(
     parent: ParentRef | None = None,
     start_task: str | None = None,
     start_user: Actor | None = None,
+    undeclared_inputs: bool = False,
 ) -> Decision:
     """A new case. ProcessMaker starts one in a named task (`start_task`, which must be
-    active once the case has started) and may hand that task to a user (`start_user`)."""
-    problems = check_start(definition, inputs, team)
+    active once the case has started) and may hand that task to a user (`start_user`), and
+    keeps inputs the definition does not declare (`undeclared_inputs`, see check_start)."""
+    problems = check_start(definition, inputs, team, undeclared_inputs)
     if problems:
         raise Invalid("the case cannot start with these inputs", problems)
     compiled = compiled_routes(definition)

@@ -24,11 +24,14 @@ def _type_ok(spec: FieldSpec, v: Any) -> bool:
     return isinstance(v, _PYTHON[spec.type])
 
 
-def check(schema: dict[str, FieldSpec], values: dict[str, Any], *, where: str, partial: bool = False) -> list[dict[str, Any]]:
-    """Problems as `{field, message}`; `partial` skips required checks (saving a draft)."""
+def check(
+    schema: dict[str, FieldSpec], values: dict[str, Any], *, where: str, partial: bool = False, undeclared: bool = False
+) -> list[dict[str, Any]]:
+    """Problems as `{field, message}`; `partial` skips required checks (saving a draft);
+    `undeclared` lets names the schema does not declare through (declared ones are checked)."""
     problems: list[dict[str, Any]] = []
     for name in values:
-        if name not in schema:
+        if name not in schema and not undeclared:
             problems.append({"field": f"{where}.{name}", "message": f"unknown field '{name}'; allowed: {', '.join(schema) or 'none'}"})
     for name, spec in schema.items():
         if name not in values or values[name] is None:

@@ -1,0 +1,31 @@
+"""The dependencies every face shares: the case service, the caller, the directory, the
+Idempotency-Key header. One place, so the faces never import each other."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from api.auth import current_actor
+from api.service import CaseService
+from store.directory import Directory
+from workflows.public import Actor
+
+
+def service(request: Request) -> CaseService:
+    return request.app.state.service
+
+
+def directory(request: Request) -> Directory:
+    return request.app.state.directory
+
+
+Service = Annotated[CaseService, Depends(service)]
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+Users = Annotated[Directory, Depends(directory)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", max_length=200, pattern=r"^[\x21-\x7e]+$",
+           description="The same key sent again has one effect and gets the same answer."),
+]
