@@ -37,6 +37,7 @@ PROBLEM = {
         "status": {"type": "integer"},
         "detail": {"type": "string"},
         "errors": {"type": "array", "items": {"type": "object"}},
+        "reason": {"type": "string", "description": "a stable code of the case's refusal (case_paused, held_by_other, ...)"},
     },
 }
 PM_ERROR = {

@@ -60,6 +60,7 @@ from workflows.public import (
     start_state,
     transition_of,
     validate_definition,
+    Refusal,
 )
 
 log = logging.getLogger("casework.gateway")
@@ -316,10 +317,9 @@ class CaseService:
             raise self._timed_out() from None
         except RPCError as exc:
             # An update to a workflow that has closed (or closes while the update waits)
-            # is NOT_FOUND, whatever the wording: the case exists, so it is a 409.
+            # is NOT_FOUND, whatever the wording: the case exists, so its engine says why.
             if exc.status == RPCStatusCode.NOT_FOUND and await self._exists(case_id):
-                await self.case(case_id, actor)  # 404 when the caller may not see it
-                raise conflict(f"case '{case_id}' is closed") from None
+                raise await self._refused_when_closed(case_id, command) from None
             raise self._rpc_error(exc, case_id) from None
         self._answered(actor, case_id, result)
         return result
@@ -414,6 +414,25 @@ class CaseService:
             raise not_found(f"no case '{case_id}'")
         return result
 
+    async def _refused_when_closed(self, case_id: str, command: Any) -> ApiError:
+        """The engine's answer to a command for a case whose workflow has ended, asked of its
+        `refusal` query (404 for a caller who may not see it, its reason otherwise)."""
+        try:
+            refusal: Refusal | None = await self._handle(case_id).query(
+                CaseWorkflow.refusal, ActionRequest(command=command), result_type=Refusal,
+                rpc_timeout=timedelta(seconds=self.settings.action_timeout_seconds),
+            )
+        except RPCError as exc:
+            return self._rpc_error(exc, case_id)
+        except (WorkflowQueryFailedError, WorkflowQueryRejectedError):
+            # a run recorded before the query existed: it says no more than that
+            refusal = None
+        if refusal is None:
+            return conflict(f"case '{case_id}' is closed")
+        status = _STATUS.get(refusal.kind, 409)
+        extra = {k: v for k, v in (("errors", refusal.errors), ("reason", refusal.reason)) if v}
+        return ApiError(status, title(status), refusal.message, extra=extra or None)
+
     async def case(self, case_id: str, actor: Actor) -> CaseView:
         return await self._query(case_id, CaseWorkflow.case, actor)
 
@@ -469,7 +488,8 @@ class CaseService:
             )
         except DomainError as exc:
             status = _STATUS.get(exc.kind, 400)
-            raise ApiError(status, title(status), exc.message, extra={"errors": exc.details} if exc.details else None) from None
+            extra = {k: v for k, v in (("errors", exc.details), ("reason", exc.reason)) if v}
+            raise ApiError(status, title(status), exc.message, extra=extra or None) from None
 
     async def case_record(self, case_id: str) -> CaseRecord | None:
         """The read model's row of a case and its delegations, or None when it has none.
@@ -498,8 +518,8 @@ class CaseService:
             return ApiError(500, title(500), "the case could not process this action; it is unchanged")
         assert isinstance(cause, ApplicationError)
         details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
-        errors = details.get("errors") or None
-        return ApiError(status, title(status), cause.message, extra={"errors": errors} if errors else None)
+        extra = {k: details[k] for k in ("errors", "reason") if details.get(k)}
+        return ApiError(status, title(status), cause.message, extra=extra or None)
 
     @staticmethod
     def _timed_out() -> ApiError:

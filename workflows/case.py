@@ -129,6 +129,15 @@ class AuditTail(BaseModel):
     entries: list[AuditEntry]
 
 
+class Refusal(BaseModel):
+    """Why the case refuses a command, as its update would have said (a DomainError)."""
+
+    kind: str
+    message: str
+    reason: str | None = None
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+
+
 class CaseOutcome(BaseModel):
     case_id: str
     state: str
@@ -140,7 +149,7 @@ CaseInput.model_rebuild()
 
 def _to_application_error(exc: Exception) -> ApplicationError:
     if isinstance(exc, DomainError):
-        return ApplicationError(exc.message, {"errors": exc.details}, type=exc.kind, non_retryable=True)
+        return ApplicationError(exc.message, {"errors": exc.details, "reason": exc.reason}, type=exc.kind, non_retryable=True)
     workflow.logger.exception("engine failure")
     return ApplicationError(f"internal error: {type(exc).__name__}", type=INTERNAL, non_retryable=True)
 
@@ -642,6 +651,17 @@ class CaseWorkflow:
     @workflow.query
     def history(self, actor: Actor) -> list[AuditEntry] | None:
         return list(self._audit) if self._visible(actor) else None
+
+    @workflow.query
+    def refusal(self, req: ActionRequest) -> Refusal | None:
+        """What the engine would answer a command, without changing anything: for a case
+        whose workflow has ended, which takes no more updates but still answers queries (a
+        second cancel is told why, in the engine's words and reason). None: it would accept."""
+        try:
+            decide(self._state, req.command, workflow.now())
+        except DomainError as exc:
+            return Refusal(kind=exc.kind, message=exc.message, reason=exc.reason, errors=exc.details)
+        return None
 
     @workflow.query
     def audit_tail(self, actor: Actor) -> AuditTail | None:

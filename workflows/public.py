@@ -4,7 +4,7 @@ workflow exists (start inputs, who may start, whether a ProcessMaker start would
 engine's pure `start`), the principals lists match, and who sees every case."""
 
 from workflows.actor import Actor
-from workflows.case import ActionRequest, ActionResult, AuditTail, CaseInput, CaseWorkflow
+from workflows.case import ActionRequest, ActionResult, AuditTail, CaseInput, CaseWorkflow, Refusal
 from workflows.definition import (
     ITEM_TYPES, CaseTask, Definition, HumanTask, load_document, parse_definition, validate_definition, walk,
 )
@@ -15,6 +15,7 @@ from workflows.engine.commands import (
 )
 from workflows.engine.decide import check_start
 from workflows.engine.decide import start as start_state
+from workflows.engine import errors as reasons  # the refusals' reason codes (DomainError.reason)
 from workflows.engine.errors import DomainError
 from workflows.engine.events import transition_of
 from workflows.engine.projection import principals_of
@@ -26,11 +27,11 @@ from workflows.engine.views import (
 )
 
 __all__ = [
-    "ITEM_TYPES", "Actor", "ActionRequest", "ActionResult", "AuditTail", "CaseInput", "CaseWorkflow", "Definition", "CaseTask",
+    "ITEM_TYPES", "Actor", "ActionRequest", "ActionResult", "AuditTail", "CaseInput", "CaseWorkflow", "Refusal", "Definition", "CaseTask",
     "HumanTask", "load_document", "parse_definition", "validate_definition", "walk", "may_start", "sees_all",
     "Assign", "CancelCase", "Claim", "Complete", "Delegate", "DeleteCase", "MergeFile", "Pause", "Plan", "Reassign",
     "Revoke", "RunTrigger", "Save", "TeamAdd", "TeamRemove", "Transition", "Unpause", "Validate", "check_start",
-    "start_state", "DomainError", "transition_of", "principals_of", "start_tasks", "AuditEntry", "ItemState", "TaskState",
+    "start_state", "reasons", "DomainError", "transition_of", "principals_of", "start_tasks", "AuditEntry", "ItemState", "TaskState",
     "TeamMember", "STATUS_LABELS", "CaseSummary", "CaseView", "DiscretionaryItemView", "DiscretionaryOptions",
     "PlanItemView", "TaskView", "split_task_id", "task_id", "task_view",
 ]

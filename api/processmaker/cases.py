@@ -15,7 +15,7 @@ import asyncio
 import re
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Path
@@ -54,6 +54,7 @@ from workflows.public import (
     MergeFile,
     Pause,
     Reassign,
+    reasons,
     RunTrigger,
     TaskView,
     Unpause,
@@ -351,7 +352,17 @@ async def _act(
         # Every command names a plan item the face resolved itself, so a 404 is the case.
         if exc.status == 404:
             raise missing(app_uid) from None
+        words = _WORDS.get(exc.extra.get("reason") or "")
+        if words is not None:
+            raise bad_request(words.format(app_uid=app_uid)) from None
         raise
+
+
+# The engine's refusals (their reason codes) that the seed words its own way.
+_WORDS = {
+    reasons.ALREADY_CANCELLED: "The case '{app_uid}' is already canceled",
+    reasons.PAST_DATE: "`unpaused_date` must be in the future.",
+}
 
 
 async def _visible_or(svc: CaseService, app_uid: str, actor: Actor, permission: str) -> None:
@@ -621,43 +632,41 @@ async def reassign_case(
     return _ok()
 
 
-# The engine's refusals of one reassignment (api.service maps their kinds to these statuses):
-# NotFound, Forbidden, Invalid (the target is not in the task's pool), Conflict (the
-# delegation closed or changed hands meanwhile, or the case closed).
-_BATCH_STATUS_BY_HTTP: dict[int, BatchStatus] = {
-    404: "DELEGATION_NOT_EXISTS", 403: "NOT_ALLOWED", 422: "USER_NOT_ASSIGNED_TO_TASK", 409: "DELEGATION_NOT_EXISTS",
+# The engine's refusals of one reassignment, by reason, in the batch's statuses; any other
+# refusal by status (403 NOT_ALLOWED, 404 no such case or one the caller may not see).
+_BATCH_STATUS_BY_REASON: dict[str, BatchStatus] = {
+    reasons.CASE_PAUSED: "CASE_PAUSED",
+    reasons.NOT_HELD: "DELEGATION_NOT_ASSIGNED",
+    reasons.SAME_ASSIGNEE: "REASSIGNMENT_TO_THE_SAME_USER",
+    reasons.NOT_IN_POOL: "USER_NOT_ASSIGNED_TO_TASK",
+    reasons.TASK_NOT_ACTIVE: "DELEGATION_NOT_EXISTS",
+    reasons.NOT_SOURCE: "DELEGATION_NOT_EXISTS",
+    reasons.CASE_CLOSED: "DELEGATION_NOT_EXISTS",
+    reasons.ALREADY_CANCELLED: "DELEGATION_NOT_EXISTS",
 }
+_BATCH_STATUS_BY_HTTP: dict[int, BatchStatus] = {404: "DELEGATION_NOT_EXISTS", 403: "NOT_ALLOWED"}
 
 
 async def _reassign_one(
     svc: CaseService, actor: Actor, target: Actor, case: BatchCase, key: str | None
 ) -> BatchStatus:
+    """The read model only turns the delegation's number into its task and holder; the case
+    decides (and a caller who may not see it learns nothing: a missing delegation and a
+    case it may not see both answer DELEGATION_NOT_EXISTS)."""
     try:
         record = await _existing(svc, case.APP_UID)
-        # without PM_REASSIGNCASE a case the caller may not see does not exist for them: the
-        # answers below would otherwise tell its state and who holds it
-        await _visible_or(svc, case.APP_UID, actor, PM_REASSIGNCASE)
     except ApiError:
         return "DELEGATION_NOT_EXISTS"
     row = record.delegation(case.DEL_INDEX) if record else None
-    if record is None or row is None or not row.open:
+    if row is None:
         return "DELEGATION_NOT_EXISTS"
-    if record.case.app_status == "PAUSED":
-        return "CASE_PAUSED"
-    if row.assignee is None:
-        return "DELEGATION_NOT_ASSIGNED"
-    same = row.assignee == target.user_id
-    if same and key is None:
-        return "REASSIGNMENT_TO_THE_SAME_USER"
-    command = Reassign(actor=actor, item_id=row.item_id, source=row.assignee, target=target)
+    command = Reassign(actor=actor, item_id=row.item_id, source=row.assignee or "", target=target)
     try:
-        # With an Idempotency-Key a retried batch reaches the case even when the target holds
-        # the delegation now: the case answers a repeated key with its first answer (SUCCESS).
+        # With an Idempotency-Key a retried batch gets the case's first answer (SUCCESS).
         await svc.act(case.APP_UID, actor, command, key)
     except ApiError as exc:
-        if exc.status == 404:
-            return "DELEGATION_NOT_EXISTS"
-        return "REASSIGNMENT_TO_THE_SAME_USER" if same else _BATCH_STATUS_BY_HTTP.get(exc.status, "ERROR")
+        by_reason = _BATCH_STATUS_BY_REASON.get(exc.extra.get("reason") or "")
+        return by_reason or _BATCH_STATUS_BY_HTTP.get(exc.status, "ERROR")
     return "SUCCESS"
 
 
@@ -725,10 +734,8 @@ async def claim_case(
 @router.put("/cases/{app_uid}/cancel", response_class=Response, summary="Cancel a case")
 async def cancel_case(app_uid: AppUid, actor: CurrentActor, svc: Service, key: IdempotencyKey = None) -> Response:
     _require(actor, PM_CASES)
-    record = await _existing(svc, app_uid)
-    if record is not None and record.case.app_status == "CANCELLED":
-        await _visible_or(svc, app_uid, actor, PM_CANCELCASE)
-        raise bad_request(f"The case '{app_uid}' is already canceled")
+    await _existing(svc, app_uid)
+    # the case decides (a second cancel: its reason already_cancelled, in the seed's words)
     await _act(svc, app_uid, actor, CancelCase(actor=actor), key)
     return _ok()
 
@@ -746,8 +753,6 @@ async def pause_case(
 ) -> Response:
     _require(actor, PM_CASES)
     until = _unpause_at((body or PauseBody()).unpaused_date)
-    if until is not None and until <= datetime.now(UTC):
-        raise bad_request("`unpaused_date` must be in the future.")
     await _existing(svc, app_uid, no_such_application)
     await _act(svc, app_uid, actor, Pause(actor=actor, until=until), key, no_such_application)
     return _ok()

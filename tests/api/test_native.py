@@ -188,7 +188,8 @@ async def test_claim_delegate_revoke_complete(gateway: Gateway) -> None:
     claimed = await gateway.call("PUT", f"/tasks/{t}/claim", "rev1")
     assert claimed.status_code == 200
     assert claimed.json()["taskState"] == "Assigned" and claimed.json()["assignee"] == user_id("rev1")
-    assert_problem(await gateway.call("PUT", f"/tasks/{t}/claim", "rev2"), 409, "held by someone else")
+    held = assert_problem(await gateway.call("PUT", f"/tasks/{t}/claim", "rev2"), 409, "held by someone else")
+    assert held["reason"] == "held_by_other"  # a code a client may branch on
     assert_problem(await gateway.call("PUT", f"/tasks/{t}/claim", "author"), 403, "role")
     delegated = await gateway.call("PUT", f"/tasks/{t}/delegate", "rev1", json={"assignee": "rev2"})
     assert delegated.json()["taskState"] == "Delegated"
@@ -201,21 +202,26 @@ async def test_claim_delegate_revoke_complete(gateway: Gateway) -> None:
     # having given the task back, rev1 neither holds it nor is on the team: the case does
     # not exist for her (the task is only offered to her again)
     assert_problem(await gateway.call("PUT", f"/tasks/{t}/revoke", "rev1"), 404)
-    assert_problem(await gateway.call("PUT", f"/tasks/{t}/revoke", "rev2"), 409)
+    assert assert_problem(await gateway.call("PUT", f"/tasks/{t}/revoke", "rev2"), 409)["reason"] == "not_held"
     await gateway.call("PUT", f"/tasks/{t}/claim", "rev2")
     missing = await gateway.call("POST", f"/tasks/{t}/complete", "rev2", json={"score": 3})
     assert any(e["field"] == "output.verdict" for e in assert_problem(missing, 422)["errors"])
     done = await gateway.call("POST", f"/tasks/{t}/complete", "rev2", json={"verdict": "accept", "score": 4})
     assert done.status_code == 200 and done.json()["taskState"] == "Completed"
-    assert_problem(await gateway.call("POST", f"/tasks/{t}/complete", "rev2", json={"verdict": "accept"}), 409, "completed")
+    again = assert_problem(await gateway.call("POST", f"/tasks/{t}/complete", "rev2", json={"verdict": "accept"}), 409, "completed")
+    assert again["reason"] == "task_not_active"
     # the route: publish goes to the starter by EVALUATE SYS_STARTER
     publish = (await gateway.call("GET", f"/tasks/{task(case, 'publish')}", "author")).json()
     assert publish["taskState"] == "Assigned" and publish["assignee"] == user_id("author")
     await gateway.call("POST", f"/tasks/{task(case, 'publish')}/complete", "author", json={})
     final = (await gateway.call("GET", f"/cases/{case['caseInstanceId']}", "author")).json()
     assert final["state"] == "Completed" and final["file"]["verdict"] == "accept"
-    # a closed case refuses actions with 409, and stays readable
-    assert_problem(await gateway.call("PUT", f"/cases/{case['caseInstanceId']}/casefile", "author", json={"x": 1}), 409)
+    # a closed case refuses actions with 409, and stays readable; its engine still says why
+    # (its workflow has ended: the gateway asks its `refusal` query)
+    closed = assert_problem(await gateway.call("PUT", f"/cases/{case['caseInstanceId']}/casefile", "author", json={"x": 1}), 409, "completed")
+    assert closed["reason"] == "case_closed"
+    # and to a caller who may not see it, it does not exist
+    assert_problem(await gateway.call("PUT", f"/cases/{case['caseInstanceId']}/casefile", "outsider", json={"x": 1}), 404)
 
 
 async def test_assign_by_owner_or_planner_only(gateway: Gateway) -> None:

@@ -446,7 +446,7 @@ def test_pause_conflicts_and_invalid_dates() -> None:
     refuse(s, Unpause(actor=ALICE), Conflict, at(3))  # not paused
     for when in (at(2), at(1)):  # now, or already past
         err = refuse(s, Pause(actor=ALICE, until=when), Invalid, at(2))
-        assert err.details[0]["field"] == "unpaused_date"
+        assert err.details[0]["field"] == "until" and err.reason == "past_date"
     suspended = run(s, Transition(actor=OWEN, item_id="casePlan", transition="suspend"), at(2))
     refuse(suspended, Pause(actor=ALICE), Conflict, at(3))
     done = run(s, CancelCase(actor=ALICE), at(2))
@@ -509,16 +509,18 @@ def test_who_may_not_cancel(who: Actor, error: type) -> None:
     refuse(held_by_alice(), CancelCase(actor=who), error, at(2))
 
 
-def test_cancel_twice_is_a_conflict_in_processmakers_words() -> None:
+def test_cancel_twice_is_a_conflict_with_its_reason() -> None:
+    """The engine says why in a code (the ProcessMaker face words it as its seed does)."""
     s = run(held_by_alice(), CancelCase(actor=ALICE), at(2))
-    assert refuse(s, CancelCase(actor=ADAM), Conflict, at(3)).message == "The case 'case1' is already canceled"
+    err = refuse(s, CancelCase(actor=ADAM), Conflict, at(3))
+    assert (err.message, err.reason) == ("case 'case1' is already cancelled", "already_cancelled")
     refuse(s, Claim(actor=ALICE, item_id="first"), Conflict, at(3))
 
 
 def test_cancel_of_a_completed_case_is_a_conflict() -> None:
     s = run(new_case(PAR), Transition(actor=OWEN, item_id="casePlan", transition="terminate"), at(1))
     err = refuse(s, CancelCase(actor=ADAM), Conflict, at(2))
-    assert "already canceled" not in err.message
+    assert err.reason == "case_closed" and "already cancelled" not in err.message
 
 
 def test_cancel_of_a_paused_case_ends_the_pause() -> None:
@@ -593,20 +595,20 @@ def test_who_may_not_reassign(who: Actor, error: type) -> None:
 
 
 @pytest.mark.parametrize(
-    "source,target,error,message",
+    "source,target,error,message,reason",
     [
-        ("bob", CAROL, Conflict, "not assigned to the source user"),  # and not who holds it
-        ("alice", ALICE, Conflict, "already assigned to that user"),
-        ("alice", actor("alice"), Conflict, "already assigned to that user"),
-        ("alice", OWEN, Invalid, "may not work on"),
-        ("alice", FAY, Invalid, "may not work on"),
+        ("bob", CAROL, Conflict, "not assigned to the source user", "not_source"),  # and not who holds it
+        ("alice", ALICE, Conflict, "already assigned to that user", "same_assignee"),
+        ("alice", actor("alice"), Conflict, "already assigned to that user", "same_assignee"),
+        ("alice", OWEN, Invalid, "may not work on", "not_in_pool"),
+        ("alice", FAY, Invalid, "may not work on", "not_in_pool"),
     ],
 )
-def test_reassign_refusals(source: str, target: Actor, error: type, message: str) -> None:
+def test_reassign_refusals(source: str, target: Actor, error: type, message: str, reason: str) -> None:
     err = refuse(held_by_alice(), Reassign(actor=ADAM, item_id="first", source=source, target=target), error, at(2))
-    assert message in err.message
+    assert message in err.message and err.reason == reason
     if error is Invalid:
-        assert err.details == [{"field": "usr_uid_target", "message": "is not in the pool of the task"}]
+        assert err.details == [{"field": "target", "message": "is not in the pool of the task"}]
 
 
 def test_reassign_needs_an_open_assigned_task_and_an_unpaused_case() -> None:

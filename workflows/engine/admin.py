@@ -23,6 +23,7 @@ from workflows.engine.commands import (
     TriggerDone,
     Unpause,
 )
+from workflows.engine import errors
 from workflows.engine.errors import Conflict, Forbidden, Invalid, NotFound
 from workflows.engine import events as ev
 from workflows.engine.lifecycle import Ctx, http_call
@@ -35,11 +36,15 @@ PAUSED = "the case is paused"
 WHILE_PAUSED = {"pause", "unpause", "cancel_case", "delete_case", "reassign", "team_add", "team_remove"}
 
 
-def closed_reason(state: CaseState) -> str:
-    """Why a closed case refuses a command (ProcessMaker's words for a cancelled one)."""
+def closed(state: CaseState) -> Conflict:
+    """Why a closed case refuses a command; the faces word a cancelled one their own way."""
     if state.cancelled:
-        return f"The case '{state.case_id}' is already canceled"
-    return f"case '{state.case_id}' is {state.plan.state.value.lower()}"
+        return Conflict(f"case '{state.case_id}' is already cancelled", reason=errors.ALREADY_CANCELLED)
+    return Conflict(f"case '{state.case_id}' is {state.plan.state.value.lower()}", reason=errors.CASE_CLOSED)
+
+
+def paused() -> Conflict:
+    return Conflict(PAUSED, reason=errors.CASE_PAUSED)
 
 
 # ------------------------------------------------------------------ pause
@@ -50,11 +55,11 @@ def pause(ctx: Ctx, cmd: Pause) -> None:
     if not access.may_pause(state, cmd.actor):
         raise Forbidden("pausing a case needs a task of it assigned to you, or supervising its process")
     if state.paused:
-        raise Conflict(f"case '{state.case_id}' is already paused")
+        raise Conflict(f"case '{state.case_id}' is already paused", reason=errors.ALREADY_PAUSED)
     if state.plan.state != ItemState.Active:
         raise Conflict(f"the plan of case '{state.case_id}' is {state.plan.state.value.lower()}; resume it first")
     if cmd.until is not None and cmd.until <= ctx.at:
-        raise Invalid("a case is paused until a time to come", [{"field": "unpaused_date", "message": "is not in the future"}])
+        raise Invalid("a case is paused until a time to come", [{"field": "until", "message": "is not in the future"}], reason=errors.PAST_DATE)
     ctx.suspend(state.plan, "suspend")
     state.paused, state.paused_until = True, cmd.until
     ctx.log(ev.CasePaused(until=cmd.until), None, f"paused until {cmd.until.isoformat()}" if cmd.until else "paused until unpaused")
@@ -65,7 +70,7 @@ def unpause(ctx: Ctx, cmd: Unpause) -> None:
     if not access.may_pause(state, cmd.actor):
         raise Forbidden("unpausing a case needs a task of it assigned to you, or supervising its process")
     if not state.paused:
-        raise Conflict(f"case '{state.case_id}' is not paused")
+        raise Conflict(f"case '{state.case_id}' is not paused", reason=errors.NOT_PAUSED)
     if cmd.at is not None and cmd.at > ctx.at:
         state.paused_until = cmd.at
         ctx.log(ev.CasePaused(until=cmd.at), None, f"paused until {cmd.at.isoformat()}")
@@ -136,16 +141,17 @@ def reassign(ctx: Ctx, cmd: Reassign) -> None:
             f"reassigning needs permission {access.REASSIGN_CASE}, or {access.REASSIGN_SUPERVISED} as a supervisor of the process"
         )
     if state.paused:
-        raise Conflict("paused cases can't be reassigned")
+        raise Conflict("paused cases can't be reassigned", reason=errors.CASE_PAUSED)
     item, model, task = active_task(ctx, cmd.item_id)
     if task.assignee is None or task.assignee != cmd.source:
-        raise Conflict(f"task '{item.id}' is not assigned to the source user")
+        reason = errors.NOT_HELD if task.assignee is None else errors.NOT_SOURCE
+        raise Conflict(f"task '{item.id}' is not assigned to the source user", reason=reason)
     if cmd.target.is_named_by([cmd.source]):
-        raise Conflict(f"task '{item.id}' is already assigned to that user")
+        raise Conflict(f"task '{item.id}' is already assigned to that user", reason=errors.SAME_ASSIGNEE)
     if not access.in_pool(state, cmd.target, model):
         raise Invalid(
             f"the target user may not work on task '{item.id}'",
-            [{"field": "usr_uid_target", "message": "is not in the pool of the task"}],
+            [{"field": "target", "message": "is not in the pool of the task"}], reason=errors.NOT_IN_POOL,
         )
     ctx.hand_to(item, cmd.target.user_id)
     task.previous_user = cmd.source

@@ -251,9 +251,9 @@ def decide(state: CaseState, cmd: Cmd, at: datetime) -> Decision:
         if not access.can_address(state, cmd.actor, kind, getattr(cmd, "item_id", None)):
             raise NotFound(f"no case '{state.case_id}'")
         if state.closed:
-            raise Conflict(admin.closed_reason(state))
+            raise admin.closed(state)
         if state.paused and kind not in admin.WHILE_PAUSED:
-            raise Conflict(admin.PAUSED)
+            raise admin.paused()
     if kind in READ_ONLY:
         ctx = Ctx(state, at, cmd.actor, DefIndex.of(state.definition))
         validation = HANDLERS[kind](ctx, cmd)

@@ -7,12 +7,16 @@ from typing import Any
 
 
 class DomainError(Exception):
+    """`reason`: a stable code for the refusals a face tells apart (the constants below), so
+    faces map reasons to their own statuses and words instead of deciding again."""
+
     kind = "DomainError"
 
-    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, message: str, details: list[dict[str, Any]] | None = None, reason: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or []
+        self.reason = reason
 
 
 class NotFound(DomainError):
@@ -52,3 +56,18 @@ class BadRequest(DomainError):
 
 
 INTERNAL = "InternalError"
+
+# Reasons (DomainError.reason): what the faces tell apart.
+CASE_CLOSED = "case_closed"  # the case plan is completed or terminated
+ALREADY_CANCELLED = "already_cancelled"  # ... by a cancel
+CASE_PAUSED = "case_paused"
+NOT_PAUSED = "not_paused"
+ALREADY_PAUSED = "already_paused"
+PAST_DATE = "past_date"  # a pause until a moment that has passed
+TASK_NOT_ACTIVE = "task_not_active"  # not started, completed, terminated, suspended
+NOT_HELD = "not_held"  # nobody holds the task
+HELD_BY_OTHER = "held_by_other"
+ALREADY_YOURS = "already_yours"
+NOT_SOURCE = "not_source"  # a reassignment's source does not hold the task
+SAME_ASSIGNEE = "same_assignee"  # a reassignment to the user who holds the task
+NOT_IN_POOL = "not_in_pool"  # a reassignment's target may not work on the task

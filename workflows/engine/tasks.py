@@ -16,6 +16,7 @@ from workflows.definition import HumanTask, RouteType, render_template
 from workflows.engine import access, fields
 from workflows.engine.assignment import claimable, pool_from_variable
 from workflows.engine.commands import Assign, AutoAssign, Claim, Complete, Delegate, Revoke, Save, Validate
+from workflows.engine import errors
 from workflows.engine.errors import Conflict, Forbidden, Invalid
 from workflows.engine import events as ev
 from workflows.engine.lifecycle import Ctx
@@ -36,13 +37,13 @@ def active_task(ctx: Ctx, item_id: str) -> tuple[PlanItemState, HumanTask, Human
             ItemState.Completed: "is already completed",
             ItemState.Terminated: "was terminated",
         }.get(item.state, "has not started")
-        raise Conflict(f"task '{item_id}' {reason}")
+        raise Conflict(f"task '{item_id}' {reason}", reason=errors.TASK_NOT_ACTIVE)
     return item, model, item.task
 
 
 def _holder_only(task: HumanTaskInfo, actor: Actor, item_id: str, verb: str) -> None:
     if task.task_state not in HELD:
-        raise Conflict(f"task '{item_id}' is not assigned to anyone; claim it or have it assigned first")
+        raise Conflict(f"task '{item_id}' is not assigned to anyone; claim it or have it assigned first", reason=errors.NOT_HELD)
     if task.assignee != actor.user_id:
         raise Forbidden(f"only the user who holds task '{item_id}' may {verb} it")
 
@@ -59,8 +60,8 @@ def claim(ctx: Ctx, cmd: Claim) -> None:
         raise Forbidden(f"claiming task '{item.id}' needs {_pool_of(model)}")
     if task.task_state != TaskState.Unassigned:
         if task.assignee == cmd.actor.user_id:
-            raise Conflict(f"task '{item.id}' is already yours")
-        raise Conflict(f"task '{item.id}' is held by someone else")
+            raise Conflict(f"task '{item.id}' is already yours", reason=errors.ALREADY_YOURS)
+        raise Conflict(f"task '{item.id}' is held by someone else", reason=errors.HELD_BY_OTHER)
     ctx.hand_to(item, cmd.actor.user_id)
     ctx.log(ev.TaskClaimed(user_id=cmd.actor.user_id), item.id, f"{item.name} claimed")
 
