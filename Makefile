@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 # Touched after a successful install: pip runs again only when pyproject.toml changes.
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv install run test fuzz bench bench-lists postgres chromium
+.PHONY: venv install run test fuzz bench bench-lists postgres chromium php
 
 venv install: $(STAMP)
 
@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml | $(PY)
 run: $(STAMP)
 	$(PY) run.py
 
-test: $(STAMP) postgres chromium
+test: $(STAMP) postgres chromium php
 	$(PY) -m pytest -q --ignore=tests/fuzz $(PYTEST_ARGS)
 
 # Schemathesis against the gateway's OpenAPI (tests/fuzz): no 5xx, answers as the schema
@@ -54,11 +54,17 @@ postgres:
 	echo "PostgreSQL server binaries (initdb, postgres) not found: installing the 'postgresql' package with apt-get"; \
 	$(call apt_install,postgresql,The tests need its server binaries: install it (apt-get install postgresql) or put initdb and postgres on PATH; then run 'make test' again.)
 
-# tests/browser runs the seed's JavaScript in a real browser: Debian's chromium.
+# tests/clients runs the seed's JavaScript in a real browser: Debian's chromium.
 chromium:
 	@if command -v chromium >/dev/null 2>&1; then exit 0; fi; \
-	echo "Chromium not found: installing Debian's 'chromium' package with apt-get (for tests/browser)"; \
+	echo "Chromium not found: installing Debian's 'chromium' package with apt-get (for tests/clients)"; \
 	$(call apt_install,chromium,Install it (apt-get install chromium); then run 'make test' again.)
+
+# ... and its PHP examples with php-cli and its curl extension.
+php:
+	@if command -v php >/dev/null 2>&1 && php -m 2>/dev/null | grep -qx curl; then exit 0; fi; \
+	echo "php-cli with curl not found: installing Debian's 'php-cli' and 'php-curl' with apt-get (for tests/clients)"; \
+	$(call apt_install,php-cli php-curl,Install them (apt-get install php-cli php-curl); then run 'make test' again.)
 
 # bench/actions.py, bench/throughput.py, bench/freshness.py (bench/README.md); about six minutes.
 bench: $(STAMP)

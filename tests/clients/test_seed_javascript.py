@@ -3,30 +3,27 @@ example from a page on another origin than the gateway's, as a front end would: 
 origin in CASEWORK_CORS_ORIGINS the page prints the caller's to-do list; from an origin that
 is not allowed the browser itself refuses the answer and the page prints nothing.
 
-The system is real: a Temporal dev server, `worker.py` and the gateway under uvicorn as
-`make run` starts them, with the example definitions and directory. `make test` installs
-Chromium when it is missing (the Makefile's `chromium` target).
+The system is tests/clients/conftest.py's. `make test` installs Chromium when it is missing
+(the Makefile's `chromium` target).
 """
 
 from __future__ import annotations
 
-import asyncio
 import html
 import re
 import shutil
 import subprocess
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.support.processes import DevServer, GatewayProcess, WorkerProcess, free_port
+from tests.clients.conftest import System
+from tests.support.processes import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -55,69 +52,35 @@ req.send(null);
 """
 
 
-@dataclass
-class Site:
-    gateway: str
-    allowed_port: int
-    other_port: int
-    folder: Path
-    title: str
-
-
-def _token(gateway: str, username: str) -> dict[str, str]:
-    resp = httpx.post(f"{gateway}/oauth2/token", data={"grant_type": "password", "username": username, "password": f"{username}-demo"})
-    assert resp.status_code == 200, resp.text
-    return {"Authorization": f"Bearer {resp.json()['access_token']}"}
-
-
 def _serve(folder: Path, port: int) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer(("127.0.0.1", port), partial(SimpleHTTPRequestHandler, directory=str(folder)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
 
+@dataclass
+class Site:
+    allowed_port: int
+    other_port: int
+    title: str
+
+
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(system: System, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The page, served from the origin the gateway allows and from another one."""
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is not installed: run `make test` (it installs Debian's chromium) or apt-get install chromium")
-    data = tmp_path_factory.mktemp("browser")
-    allowed_port, other_port = free_port(), free_port()
-    dev = DevServer(data / "temporal.db", log_file=data / "temporal.log").start()
-    common = dict(temporal_address=dev.address, task_queue=f"browser-{uuid.uuid4().hex[:6]}", data_dir=data)
-    worker = WorkerProcess(**common, log_file=data / "worker.log")
-    gateway = GatewayProcess(**common, log_file=data / "gateway.log", env={"CASEWORK_CORS_ORIGINS": f"http://127.0.0.1:{allowed_port}"})
-    servers: list[ThreadingHTTPServer] = []
+    script = SEED_EXAMPLE.replace("https://example.com", system.gateway)
+    page = f"<!doctype html><html><head><title>to do</title></head><body><script>var accessToken = {system.token!r};\n{script}</script></body></html>"
+    folder = tmp_path_factory.mktemp("site")
+    (folder / "index.html").write_text(page)
+    other = free_port()
+    servers = [_serve(folder, system.page_origin_port), _serve(folder, other)]
     try:
-        asyncio.run(dev.wait_ready())
-        worker.start()
-        gateway.start()
-        asyncio.run(gateway.wait_ready())
-        alice, bob = (_token(gateway.url, name) for name in ("alice", "bob"))
-        # alice asks to travel and submits; bob, a manager, takes the approval: his to-do
-        start = httpx.post(
-            f"{gateway.url}/cases", headers=alice,
-            json={"definition": "travel-request", "inputs": {"traveller": "alice", "destination": "Lisbon", "amount": 1800, "ledger_url": "http://127.0.0.1:9"}},
-        )
-        assert start.status_code == 201, start.text
-        case = start.json()["caseInstanceId"]
-        done = httpx.post(f"{gateway.url}/tasks/{case}.submit/complete", headers=alice, json={"justification": "a conference"})
-        assert done.status_code == 200, done.text
-        claimed = httpx.put(f"{gateway.url}/tasks/{case}.approve/claim", headers=bob)
-        assert claimed.status_code == 200, claimed.text
-        token = bob["Authorization"].removeprefix("Bearer ")
-        script = SEED_EXAMPLE.replace("https://example.com", gateway.url)
-        page = f"<!doctype html><html><head><title>to do</title></head><body><script>var accessToken = {token!r};\n{script}</script></body></html>"
-        folder = data / "site"
-        folder.mkdir()
-        (folder / "index.html").write_text(page)
-        servers = [_serve(folder, allowed_port), _serve(folder, other_port)]
-        yield Site(gateway.url, allowed_port, other_port, folder, start.json()["name"])
+        yield Site(system.page_origin_port, other, system.title)
     finally:
         for server in servers:
             server.shutdown()
-        gateway.stop()
-        worker.stop()
-        dev.stop()
 
 
 def _render(url: str, profile: Path) -> str:
