@@ -67,18 +67,24 @@ class DevServer:
     ) -> None:
         self.db_file = Path(db_file)
         self.port = port or free_port()
+        # a port of our own choosing may be taken by another process between free_port()
+        # and the server's bind: then the first start may move to another one (never later,
+        # when clients and restarts rely on it)
+        self._may_move = port is None
         self.namespace = namespace
         self.log_file = log_file or self.db_file.with_suffix(".log")
-        self._process = Process(
-            "temporal dev server",
-            devserver.command(
-                port=self.port,
-                ui_port=ui_port,
-                db_file=self.db_file,
-                namespace=namespace,
-                log_level="error",
-                search_attribute_flags=search_attribute_flags,
-            ),
+        self._ui_port = ui_port
+        self._search_attribute_flags = search_attribute_flags
+        self._process = Process("temporal dev server", self._command())
+
+    def _command(self) -> list[str]:
+        return devserver.command(
+            port=self.port,
+            ui_port=self._ui_port,
+            db_file=self.db_file,
+            namespace=self.namespace,
+            log_level="error",
+            search_attribute_flags=self._search_attribute_flags,
         )
 
     @property
@@ -95,6 +101,7 @@ class DevServer:
 
     def start(self) -> DevServer:
         """Start the process (again, after stop() or kill(): same file, same port)."""
+        self._log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         self._process.output = open(self.log_file, "ab")
         self._process.start()
         return self
@@ -102,10 +109,23 @@ class DevServer:
     async def wait_ready(self, timeout: float = 30.0, *, register: bool = True) -> Client:
         """Wait until the namespace answers; register missing search attributes (as `make run`
         does); return a client with the pydantic data converter."""
-        devserver.wait_for_port("127.0.0.1", self.port, timeout=timeout, alive=lambda: self.running)
-        client = await devserver.connect_when_ready(
-            self.address, self.namespace, timeout=timeout, alive=lambda: self.running
-        )
+        for attempt in range(3):
+            try:
+                devserver.wait_for_port("127.0.0.1", self.port, timeout=timeout, alive=lambda: self.running)
+                client = await devserver.connect_when_ready(
+                    self.address, self.namespace, timeout=timeout, alive=lambda: self.running
+                )
+                break
+            except devserver.NotReady:
+                since_start = self.log_file.read_bytes()[self._log_offset:].decode(errors="replace")
+                taken = attempt < 2 and "address already in use" in since_start
+                if not (self._may_move and taken):
+                    raise
+                self._close_log()
+                self.port = free_port()
+                self._process = Process("temporal dev server", self._command())
+                self.start()
+        self._may_move = False
         if register:
             await devserver.ensure_search_attributes(client, self.namespace)
         return client
