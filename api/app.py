@@ -23,7 +23,8 @@ from api.cors import allow_origins
 from api.openapi import document_errors
 from api.processmaker.forms import FormBodies
 from api.limits import BodyLimit
-from api.processmaker import cases as pm_cases
+from api.processmaker import case_actions as pm_case_actions
+from api.processmaker import case_reads as pm_case_reads
 from api.processmaker import lists as pm_lists
 from api.processmaker import token as pm_token
 from api.auth import TokenService, token_router
@@ -137,7 +138,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ibm.router)
     # before the ProcessMaker case actions: /cases/draft is a list, not the case "draft"
     app.include_router(pm_lists.router)
-    app.include_router(pm_cases.router)
+    app.include_router(pm_case_reads.router)
+    app.include_router(pm_case_actions.router)
     # the ProcessMaker token endpoint sits under the workspace, outside /api/1.0
     register_envelope(pm_token.envelope_prefix(settings.pm_workspace), pm_token.render_oauth)
     app.include_router(pm_token.router)

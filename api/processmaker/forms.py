@@ -5,7 +5,7 @@ A PHP client following the seed may pass its arrays through `http_build_query` i
 middleware turns such a body under `/api/1.0/` into the JSON the endpoints read, with PHP's
 meaning of the brackets: `a[k]` a key, `a[]` the next element, keys 0, 1, 2, ... in order a
 list. Every value arrives as a string, as in ProcessMaker; the face then reads declared
-numbers and booleans by their type (cases.py, `typed_inputs`). It runs inside the body limit
+numbers and booleans by their type (case_access.py, `typed_inputs`). It runs inside the body limit
 (api/limits.py), so what it reads is already bounded.
 """
 
