@@ -5,13 +5,13 @@ travel request, submitted; bob, a manager, took its approval)."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
+import pytest_asyncio
 
 from tests.support.processes import DevServer, GatewayProcess, WorkerProcess, free_port
 
@@ -30,8 +30,10 @@ def _token(gateway: str, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {resp.json()['access_token']}"}
 
 
-@pytest.fixture(scope="package")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
+async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
+    """On the session's event loop (an asyncio.run of its own would replace the loop the
+    other tests of the session run on)."""
     data = tmp_path_factory.mktemp("clients")
     page_port = free_port()
     dev = DevServer(data / "temporal.db", log_file=data / "temporal.log").start()
@@ -39,10 +41,10 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     worker = WorkerProcess(**common, log_file=data / "worker.log")
     gateway = GatewayProcess(**common, log_file=data / "gateway.log", env={"CASEWORK_CORS_ORIGINS": f"http://127.0.0.1:{page_port}"})
     try:
-        asyncio.run(dev.wait_ready())
+        await dev.wait_ready()
         worker.start()
         gateway.start()
-        asyncio.run(gateway.wait_ready())
+        await gateway.wait_ready()
         alice, bob = (_token(gateway.url, name) for name in ("alice", "bob"))
         start = httpx.post(
             f"{gateway.url}/cases", headers=alice,
