@@ -37,7 +37,6 @@ from workflows.public import (
 
 
 PM_CASES = "PM_CASES"
-PM_CANCELCASE = "PM_CANCELCASE"
 PM_REASSIGNCASE = "PM_REASSIGNCASE"
 PM_REASSIGNCASE_SUPERVISOR = "PM_REASSIGNCASE_SUPERVISOR"
 # A batch reassign is one request doing this many updates at most.
