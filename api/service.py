@@ -245,7 +245,7 @@ class CaseService:
             case_id = uuid.uuid5(uuid.NAMESPACE_URL, f"casework:{actor.user_id}:{idempotency_key}").hex if derived else uuid.uuid4().hex
         number = await case_numbers.allocate(self.db, case_id)
         title = definition.render_title({**inputs, "caseNumber": number, "caseId": case_id})
-        case_input = CaseInput(
+        case_input = CaseInput.new(
             case_id=case_id, case_number=number, definition=definition, actor=actor, inputs=inputs, team=team,
             start_task=start_task, start_user=start_user, max_bytes=self.settings.max_case_bytes,
             undeclared_inputs=undeclared_inputs,

@@ -38,6 +38,24 @@ with workflow.unsafe.imports_passed_through():
     from workflows.engine.state import AuditEntry, CaseState, ItemState, ParentRef, TeamMember
     from workflows.engine.budget import state_bytes, too_large_outcome
 
+# The behaviours that `workflow.patched` guards, each with the revision from which every new
+# run has it. A run started by code of REVISION carries it in its input and takes those
+# behaviours without asking `workflow.patched`, whose first ask in a run records a marker and
+# upserts the TemporalChangeVersion search attribute: seven of them in a new case's first
+# workflow task, a visibility write each that the server paid at every case start. Runs
+# recorded before (revision 0) keep asking, so their histories replay as they were recorded.
+# A new guarded change adds its name here with REVISION + 1, and REVISION goes up.
+PATCHES = {
+    "read-model-projection": 1,
+    "balanced-assignment": 1,
+    "cancel-orphaned-sub-cases": 1,
+    "projection-after-record": 1,
+    "steady-clock": 1,
+    "access-by-team": 1,
+    "search-attributes-with-backstop": 1,
+}
+REVISION = 1
+
 # Answers kept for repeated update ids, carried across continue-as-new (Temporal itself
 # deduplicates update ids only within one run).
 IDEMPOTENCY_WINDOW = 256
@@ -84,6 +102,9 @@ class CaseInput(BaseModel):
     start_user: Actor | None = None
     # ProcessMaker's new case: keep inputs the definition does not declare (engine check_start)
     undeclared_inputs: bool = False
+    # The code revision the run was started by (REVISION; 0: before revisions existed). A run
+    # of a revision takes every behaviour of PATCHES up to it without `workflow.patched`.
+    revision: int = 0
     # carried across continue-as-new
     state: CaseState | None = None
     audit: list[AuditEntry] = Field(default_factory=list)
@@ -100,6 +121,12 @@ class CaseInput(BaseModel):
     # search attributes off where the server has none (the time-skipping test server)
     continue_as_new_after: int | None = None
     search_attributes: bool = True
+
+    @classmethod
+    def new(cls, **fields: Any) -> "CaseInput":
+        """The input of a run started now (a new case, a sub-case, a run continued as new):
+        of this code's revision."""
+        return cls(revision=REVISION, **fields)
 
 
 class ActionRequest(BaseModel):
@@ -147,6 +174,9 @@ class CaseOutcome(BaseModel):
 CaseInput.model_rebuild()
 
 
+_UNPUBLISHED = object()
+
+
 def _to_application_error(exc: Exception) -> ApplicationError:
     if isinstance(exc, DomainError):
         return ApplicationError(exc.message, {"errors": exc.details, "reason": exc.reason}, type=exc.kind, non_retryable=True)
@@ -169,6 +199,8 @@ class CaseWorkflow:
         self._cancelling: set[str] = set()
         self._wake = False
         self._published: dict[str, Any] = {}
+        # search attributes changed but not yet upserted (see `_publish`)
+        self._publish_later = False
         # The validator's decision, reused by its handler when the state it was made on is
         # still current (the usual case: the handler runs right after its validator).
         self._validated: tuple[str, CaseState, Decision] | None = None
@@ -209,7 +241,7 @@ class CaseWorkflow:
             raise self._start_error
         # A run recorded before the access rules by team keeps the rules it was decided by
         # (replay); a new case, or a run continued as new, goes by the current ones.
-        self._state.access_rules = access.RULES if workflow.patched("access-by-team") else 1
+        self._state.access_rules = access.RULES if self._patched("access-by-team") else 1
         if self._after_record:
             asyncio.create_task(self._project_recorded(), name="projection")
         self._publish()
@@ -225,7 +257,7 @@ class CaseWorkflow:
             self._wake = False
             deadline = self._next_deadline()
             try:
-                if workflow.patched("steady-clock"):
+                if self._patched("steady-clock"):
                     await self._until_woken_or(deadline)
                 else:
                     # Runs from before: a fresh timer for every wait, so every change of
@@ -248,6 +280,10 @@ class CaseWorkflow:
             await self._notify_parent()
         return CaseOutcome(case_id=self._state.case_id, state=self._state.plan.state.value, data=self._state.data)
 
+    def _patched(self, name: str) -> bool:
+        """Whether this run has the behaviour `name` of PATCHES (see there)."""
+        return self._input.revision >= PATCHES[name] or workflow.patched(name)
+
     @property
     def _after_record(self) -> bool:
         """Whether this run writes the read model only after Temporal recorded a change. Runs
@@ -255,7 +291,7 @@ class CaseWorkflow:
         leave a state no case had); they keep doing so until they continue as new. The SDK
         memoises the answer for the run; handlers may ask before `run` starts (a start's
         first update), so it is asked where it is needed, not once in `run`."""
-        return workflow.patched("projection-after-record")
+        return self._patched("projection-after-record")
 
     async def _until_woken_or(self, deadline: datetime | None) -> None:
         """Wait for a change or the next deadline. The deadline's timer is kept while the
@@ -289,7 +325,7 @@ class CaseWorkflow:
         if self._after_record:
             return
         # Histories recorded before the read model existed replay without projections.
-        if not workflow.patched("read-model-projection"):
+        if not self._patched("read-model-projection"):
             return
         while self._projected < self._state.version:
             doc = projection.project(self._state)
@@ -345,6 +381,8 @@ class CaseWorkflow:
                     )
                 except asyncio.TimeoutError:
                     pass
+            if self._publish_later:
+                self._publish(flush=True)
             version = self._state.version
             change = self._tracker.change_since(self._projected, self._state)
             change.audit = self._audit_since(self._audit_projected)
@@ -372,7 +410,7 @@ class CaseWorkflow:
             if item.task is None or not item.task.awaiting_pick or item.state != ItemState.Active or item.id in self._picking:
                 continue
             # Cases that ran before BALANCED was built left such tasks to their pool.
-            if not workflow.patched("balanced-assignment"):
+            if not self._patched("balanced-assignment"):
                 return
             defs = defs or DefIndex.of(self._state.definition)
             model = defs.items.get(item.definition_id)
@@ -397,7 +435,7 @@ class CaseWorkflow:
         return info.is_continue_as_new_suggested() or (limit is not None and info.get_current_history_length() > limit)
 
     def _carry(self) -> CaseInput:
-        return CaseInput(
+        return CaseInput.new(
             case_id=self._state.case_id, case_number=self._state.case_number, state=self._state, audit=self._audit,
             audit_dropped=self._audit_dropped, recent=list(self._recent.items()),
             projected=self._projected if self._after_record else 0,
@@ -447,7 +485,7 @@ class CaseWorkflow:
             if transition_of(event) in ("exit", "terminate") and item is not None and item.type == "caseTask" and item.effect_attempt:
                 # Added after the first histories were recorded: cases that ran before it
                 # replay without the cancel request they never made.
-                if not workflow.patched("cancel-orphaned-sub-cases"):
+                if not self._patched("cancel-orphaned-sub-cases"):
                     continue
                 child = workflow.get_external_workflow_handle(f"{self._state.case_id}-{item.id}")
                 self._cancelling.add(child.id)
@@ -731,7 +769,7 @@ class CaseWorkflow:
             problems = check_start(setup.definition, effect["inputs"], [])
             if problems:
                 raise ValueError("; ".join(f"{p['field']}: {p['message']}" for p in problems))
-            child_input = CaseInput(
+            child_input = CaseInput.new(
                 case_id=effect["case_id"], case_number=setup.case_number, definition=setup.definition,
                 actor=Actor(user_id=self._state.created_by), inputs=effect["inputs"],
                 # the parent's team carries over, with the roles the sub-case's definition knows
@@ -791,7 +829,13 @@ class CaseWorkflow:
 
     # ------------------------------------------------------------------ the Temporal UI
 
-    def _publish(self) -> None:
+    def _publish(self, *, flush: bool = False) -> None:
+        """Show the case to ops. The current details change at once. The search attributes
+        change at once when the case's status, number, definition or due time did; who holds
+        a task, who may claim one and which are open change with nearly every action, so
+        those go with the next write of the case's own projection activity (at most
+        GATEWAY_GRACE later, in the workflow task that schedules it): an upsert per action
+        doubled the dev server's CPU per update (bench/README.md, "search attributes")."""
         view = views.ops(self._state)
         workflow.set_current_details(view.details)
         if not self._input.search_attributes:
@@ -805,13 +849,22 @@ class CaseWorkflow:
             sa.CASE_OPEN_TASKS.name: view.open_tasks,
             sa.CASE_DUE_TIME.name: view.due,
         }
-        if values == self._published:
+        changed = [name for name, value in values.items() if self._published.get(name, _UNPUBLISHED) != value]
+        self._publish_later = False
+        if not changed:
+            return
+        if not flush and self._published and set(changed) <= sa.BUSY and self._attributes_with_backstop:
+            self._publish_later = True
             return
         keys = {k.name: k for k in sa.ALL}
-        updates = [
-            keys[name].value_set(value) if value not in (None, []) else keys[name].value_unset()
-            for name, value in values.items()
-            if self._published.get(name, object()) != value
-        ]
-        workflow.upsert_search_attributes(updates)
+        workflow.upsert_search_attributes([
+            keys[name].value_set(values[name]) if values[name] not in (None, []) else keys[name].value_unset()
+            for name in changed
+        ])
         self._published = values
+
+    @property
+    def _attributes_with_backstop(self) -> bool:
+        """Runs recorded before upserted every change at once and keep doing so on replay;
+        so do runs that write their projection inside the workflow task (no backstop)."""
+        return self._after_record and self._patched("search-attributes-with-backstop")

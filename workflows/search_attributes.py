@@ -27,6 +27,10 @@ ALL = [
     CASE_DUE_TIME,
 ]
 
+# The ones that change with nearly every action; the case upserts them with its projection's
+# backstop write, not per action (workflows/case.py, `_publish`).
+BUSY = frozenset({CASE_ASSIGNEES.name, CASE_CANDIDATES.name, CASE_OPEN_TASKS.name})
+
 # Names as the `temporal server start-dev --search-attribute NAME=TYPE` flag spells them.
 _CLI_TYPE = {
     "KEYWORD": "Keyword",

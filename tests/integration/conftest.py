@@ -45,7 +45,7 @@ class Cases:
 
     async def start(self, definition: Definition, actor: Actor, inputs: dict[str, Any] | None = None, **kw: Any) -> WorkflowHandle:
         case_id = kw.pop("case_id", None) or uuid.uuid4().hex
-        inp = CaseInput(case_id=case_id, case_number=1, definition=definition, actor=actor, inputs=inputs or {},
+        inp = CaseInput.new(case_id=case_id, case_number=1, definition=definition, actor=actor, inputs=inputs or {},
                         search_attributes=self.search_attributes, **kw)
         return await self.client.start_workflow(CaseWorkflow.run, inp, id=case_id, task_queue=self.queue)
 
