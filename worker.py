@@ -11,6 +11,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+import gc_tuning
 from devserver import ensure_search_attributes
 from activities.http_calls import HttpActivities
 from activities.outbound import OutboundPolicy
@@ -58,6 +59,7 @@ async def main() -> None:
     db = Database(settings.read_model_url)
     await db.init()
     worker = build_worker(client, settings, db)
+    gc_tuning.settle()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -30,6 +30,7 @@ from api.processmaker import token as pm_token
 from api.auth import TokenService, token_router
 from api.errors import ApiError, register_envelope, render, title
 from api.service import CaseService
+import gc_tuning
 from settings import Settings, get_settings
 from store.db import Database
 from store.directory import Directory
@@ -89,11 +90,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.definitions.is_dir():
             for line in await deploy_folder(svc, settings.definitions):
                 log.info("definition %s", line)
+        gc_tuning.settle()
         try:
             yield
         finally:
             await svc.settle()
             await db.close()
+            gc_tuning.release()
 
     app = FastAPI(
         title="Casework",

@@ -179,7 +179,7 @@ def full_name(d: Directory, user_id: str | None) -> str:
 # ------------------------------------------------------------------ dependencies
 
 
-def check_workspace(request: Request, workspace: Annotated[str, Path(max_length=100)]) -> str:
+async def check_workspace(request: Request, workspace: Annotated[str, Path(max_length=100)]) -> str:
     """Every ProcessMaker path names the workspace; only the configured one exists."""
     expected = getattr(request.app.state.settings, "pm_workspace", "workflow")
     if workspace != expected:

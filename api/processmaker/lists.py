@@ -142,7 +142,7 @@ def case_item(row: Any, users: Directory, *, unassigned: bool = False) -> CaseIt
 
 # ------------------------------------------------------------------ the query string
 
-def list_filters(
+async def list_filters(
     request: Request,
     start: Annotated[str | None, Query(description="0 or 1: the first row; 2: the second; ...")] = None,
     limit: Annotated[
@@ -161,7 +161,7 @@ def list_filters(
     )
 
 
-def search_filters(
+async def search_filters(
     base: Annotated[Filters, Depends(list_filters)],
     app_status: Annotated[str | None, Query(description=", ".join(pm_lists.SEARCHABLE_STATUSES))] = None,
     usr_uid: Annotated[str | None, Query(description="only cases whose current task this user holds")] = None,

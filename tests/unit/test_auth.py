@@ -6,6 +6,7 @@ import json
 import stat
 import threading
 import time
+from datetime import datetime
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -154,6 +155,39 @@ def test_expired_token_rejected(settings: Settings, directory: Directory) -> Non
     two_hours_ago = TokenService(settings, directory, clock=lambda: time.time() - 7200)
     token, _ = two_hours_ago.issue(alice)
     assert rejected(TokenService(settings, directory), token).detail == "The bearer token has expired."
+
+
+def test_a_token_verified_before_still_expires(
+    tokens: TokenService, directory: Directory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gateway checks a token's signature once, but its expiry on every request."""
+    import api.auth
+
+    alice = directory.by_username("alice")
+    assert alice is not None
+    token, lifetime = tokens.issue(alice)
+    assert tokens.verify(token).username == "alice"
+    assert tokens.verify(token).username == "alice"
+    later = time.time() + lifetime + api.auth.LEEWAY_SECONDS + 1
+
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> "Later":
+            return cls.fromtimestamp(later, tz)
+
+    # the clock moves on for PyJWT and for the gateway's memory of verified tokens alike
+    monkeypatch.setattr(jwt.api_jwt, "datetime", Later)
+    monkeypatch.setattr(api.auth, "_wall_clock", lambda: later)
+    assert rejected(tokens, token).detail == "The bearer token has expired."
+    assert rejected(tokens, token).detail == "The bearer token has expired."
+
+
+def test_a_refresh_token_is_never_a_bearer_token(tokens: TokenService, directory: Directory) -> None:
+    alice = directory.by_username("alice")
+    assert alice is not None
+    refresh = tokens.issue_refresh(alice, "casework", "*")
+    assert rejected(tokens, refresh).detail == "The bearer token is invalid."
+    assert rejected(tokens, refresh).detail == "The bearer token is invalid."
 
 
 def test_tampered_token_rejected(tokens: TokenService, directory: Directory) -> None:
