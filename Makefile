@@ -17,7 +17,7 @@ $(PY):
 
 # Order-only on $(PY): recreating the interpreter alone does not force a reinstall.
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install --disable-pip-version-check -e '.[test,bench]'
 	touch $@
 
 run: $(STAMP)

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from typing import Any
 
+import aiohttp
 import httpx
 from sqlalchemy import event
 from temporalio.worker import Worker
@@ -72,7 +73,13 @@ async def main(rounds: int, breakdown: bool) -> None:
     env = await start_dev_env()
     stack = gateway_and_worker(env.client.service_client.config.target_host, data, {"CASEWORK_TASK_QUEUE": "bench-cases"})
     try:
-        async with stack as url, Worker(env.client, task_queue="bench-bare", workflows=[BareWorkflow]), httpx.AsyncClient(base_url=url, timeout=60) as http:
+        async with (
+            stack as url,
+            Worker(env.client, task_queue="bench-bare", workflows=[BareWorkflow]),
+            httpx.AsyncClient(base_url=url, timeout=60) as http,
+            # the timed requests: aiohttp, as in throughput.py (the lighter client)
+            aiohttp.ClientSession(base_url=url, timeout=aiohttp.ClientTimeout(total=60)) as load,
+        ):
             alice, bob = await token(http, "alice"), await token(http, "bob")
             approve = await case_at_approve(http, alice)
             bare = await env.client.start_workflow(BareWorkflow.run, id=f"bare-{uuid.uuid4().hex}", task_queue="bench-bare")
@@ -89,7 +96,8 @@ async def main(rounds: int, breakdown: bool) -> None:
             for i in range(rounds + 20):  # the first 20 rounds warm up and are not counted
                 action = "claim" if i % 2 == 0 else "revoke"
                 t0 = time.perf_counter()
-                r = await http.put(f"/tasks/{approve}/{action}", headers=bob)
+                async with load.put(f"/tasks/{approve}/{action}", headers=bob) as r:
+                    await r.read()
                 t1 = time.perf_counter()
                 r.raise_for_status()
                 await bare.execute_update(BareWorkflow.touch, i)
