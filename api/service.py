@@ -57,6 +57,7 @@ from workflows.public import (
     may_start,
     parse_definition,
     split_task_id,
+    start_search_attributes,
     start_state,
     transition_of,
     validate_definition,
@@ -253,6 +254,8 @@ class CaseService:
         start_options: dict[str, Any] = dict(
             id=case_id, task_queue=self.settings.task_queue, id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             static_summary=title, static_details=f"{definition.name} ({definition.id} v{definition.version})",
+            # recorded with the start, so the case's first workflow task need not upsert them
+            search_attributes=start_search_attributes(definition.id, number),
         )
         timeout = timedelta(seconds=self.settings.action_timeout_seconds)
         try:

@@ -198,7 +198,12 @@ class CaseWorkflow:
         # sub-cases being asked to stop; a request dies with its sender, so the case waits
         self._cancelling: set[str] = set()
         self._wake = False
-        self._published: dict[str, Any] = {}
+        # The search attributes as the server holds them: a run of a revision learns those its
+        # start set (the gateway's start request, or the run it continued from) instead of
+        # upserting them all again in its first workflow task.
+        self._published: dict[str, Any] = (
+            sa.values_of(workflow.info().typed_search_attributes) if inp.revision >= PATCHES["search-attributes-with-backstop"] else {}
+        )
         # search attributes changed but not yet upserted (see `_publish`)
         self._publish_later = False
         # The validator's decision, reused by its handler when the state it was made on is
@@ -784,6 +789,7 @@ class CaseWorkflow:
                 CaseWorkflow.run, child_input, id=effect["case_id"],
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                 static_summary=setup.definition.render_title({**effect["inputs"], "caseNumber": setup.case_number, "caseId": effect["case_id"]}),
+                search_attributes=sa.at_start(setup.definition.id, setup.case_number) if self._input.search_attributes else None,
             )
         except WorkflowAlreadyStartedError:
             return  # started before this run continued as new; it will report back

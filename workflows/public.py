@@ -1,7 +1,8 @@
 """What the gateway may use of `workflows/` (DESIGN.md section 2): the definition model, the
 message and view types, the workflow's handle types, and the checks it must run before a
 workflow exists (start inputs, who may start, whether a ProcessMaker start would succeed: the
-engine's pure `start`), the principals lists match, and who sees every case."""
+engine's pure `start`), the principals lists match, who sees every case, and the search
+attributes a case's start sets."""
 
 from workflows.actor import Actor
 from workflows.case import ActionRequest, ActionResult, AuditTail, CaseInput, CaseWorkflow, Refusal
@@ -22,6 +23,7 @@ from workflows.engine.projection import principals_of
 from workflows.engine.starting import start_tasks
 from workflows.engine.state import AuditEntry, ItemState, TaskState, TeamMember
 from workflows.engine.status import STATUS_LABELS
+from workflows.search_attributes import at_start as start_search_attributes
 from workflows.engine.views import (
     CaseSummary, CaseView, DiscretionaryItemView, DiscretionaryOptions, PlanItemView, TaskView, split_task_id, task_id, task_view,
 )
@@ -33,5 +35,5 @@ __all__ = [
     "Revoke", "RunTrigger", "Save", "TeamAdd", "TeamRemove", "Transition", "Unpause", "Validate", "check_start",
     "start_state", "reasons", "DomainError", "transition_of", "principals_of", "start_tasks", "AuditEntry", "ItemState", "TaskState",
     "TeamMember", "STATUS_LABELS", "CaseSummary", "CaseView", "DiscretionaryItemView", "DiscretionaryOptions",
-    "PlanItemView", "TaskView", "split_task_id", "task_id", "task_view",
+    "PlanItemView", "TaskView", "split_task_id", "task_id", "task_view", "start_search_attributes",
 ]

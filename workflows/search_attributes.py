@@ -7,7 +7,9 @@ registers any that are missing on an existing cluster.
 
 from __future__ import annotations
 
-from temporalio.common import SearchAttributeKey
+from typing import Any
+
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 CASE_STATUS = SearchAttributeKey.for_keyword("CaseStatus")
 CASE_NUMBER = SearchAttributeKey.for_int("CaseNumber")
@@ -28,8 +30,32 @@ ALL = [
 ]
 
 # The ones that change with nearly every action; the case upserts them with its projection's
-# backstop write, not per action (workflows/case.py, `_publish`).
-BUSY = frozenset({CASE_ASSIGNEES.name, CASE_CANDIDATES.name, CASE_OPEN_TASKS.name})
+# backstop write, not per action (workflows/case.py, `_publish`). The others change once or
+# twice in a case's life and go at once.
+BUSY = frozenset({CASE_ASSIGNEES.name, CASE_CANDIDATES.name, CASE_OPEN_TASKS.name, CASE_DUE_TIME.name})
+
+# What a case's start sets (in the start request, recorded with the start, so the case's first
+# workflow task upserts none of them): a new case is active.
+def at_start(definition_id: str, case_number: int) -> TypedSearchAttributes:
+    return TypedSearchAttributes([
+        SearchAttributePair(CASE_STATUS, "Active"),
+        SearchAttributePair(CASE_NUMBER, case_number),
+        SearchAttributePair(CASE_DEFINITION, definition_id),
+    ])
+
+
+def values_of(attributes: TypedSearchAttributes) -> dict[str, Any]:
+    """The case's attributes as `attributes` holds them, by name; an absent one as unset
+    (None, or [] for a list)."""
+    out: dict[str, Any] = {}
+    for key in ALL:
+        value = attributes.get(key)
+        if key.indexed_value_type.name == "KEYWORD_LIST":
+            out[key.name] = list(value or [])
+        else:
+            out[key.name] = value
+    return out
+
 
 # Names as the `temporal server start-dev --search-attribute NAME=TYPE` flag spells them.
 _CLI_TYPE = {
