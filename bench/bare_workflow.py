@@ -6,6 +6,7 @@ of "a change no gateway saw reaches a store outside Temporal")."""
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeKey
 
 
 @workflow.defn(name="BareWorkflow")
@@ -31,3 +32,20 @@ class BareWorkflow:
     @workflow.signal
     def poke(self, n: int) -> None:
         self.pokes.append(n)
+
+
+@workflow.defn(name="UpsertingWorkflow")
+class UpsertingWorkflow:
+    """An update that upserts a keyword-list search attribute and/or answers 3 KB, or neither
+    (bench/upserts.py: what each costs the server)."""
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.update
+    async def touch(self, mode: str) -> str:
+        if "upsert" in mode:
+            holder = f"user-{workflow.random().randrange(1_000_000)}"
+            workflow.upsert_search_attributes([SearchAttributeKey.for_keyword_list("CaseAssignees").value_set([holder])])
+        return "x" * 3000 if "answer" in mode else mode
