@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from api import ibm, native
+from api import health, ibm, native
 from api.consistency import ActionHeaders
 from api.cors import allow_origins
 from api.openapi import document_errors
@@ -128,14 +128,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         detail = "the gateway failed; nothing was changed by this request"
         return render(request.url.path, ApiError(500, "Internal Server Error", detail)) or problem(500, "Internal Server Error", detail)
 
-    @app.get("/health", tags=["operations"])
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
     app.add_middleware(ActionHeaders)
     app.add_middleware(FormBodies, problem=problem)  # inside the body limit: what it reads is bounded
     app.add_middleware(BodyLimit, max_case_bytes=settings.max_case_bytes, problem=problem)
     allow_origins(app, settings.cors_origins)  # added last: the outermost layer
+    app.include_router(health.router)
     app.include_router(token_router)
     app.include_router(native.router)
     app.include_router(ibm.router)

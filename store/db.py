@@ -17,6 +17,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -180,6 +181,15 @@ class Database:
             # it cannot outlive a failed start. DDL is transactional on PostgreSQL, so the
             # waiter then sees the committed schema and alembic_version.
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+
+    async def migration_state(self) -> tuple[str | None, str | None]:
+        """(the revision the database is at, the newest revision this code knows); the first
+        is None for a database that was never migrated."""
+        head = ScriptDirectory.from_config(migration_config()).get_current_head()
+        async with self.engine.connect() as conn:
+            exists = await conn.run_sync(lambda c: "alembic_version" in inspect(c).get_table_names())
+            current = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar() if exists else None
+        return current, head
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
