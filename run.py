@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent
 LAPTOP_HTTP_ALLOW = "127.0.0.0/8, ::1"
 # ... and which web pages may call the gateway when CASEWORK_CORS_ORIGINS is not set.
 LAPTOP_CORS_ORIGINS = "http://127.0.0.1:8080, http://localhost:8080"
+LAPTOP_WORKER_METRICS = "127.0.0.1:9464"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 STOP_TIMEOUT = 10.0  # seconds a child gets after SIGTERM before SIGKILL
 TEMPORAL_TIMEOUT = 30.0
@@ -238,6 +239,9 @@ def main() -> int:
     env.setdefault("CASEWORK_HTTP_ALLOW", LAPTOP_HTTP_ALLOW)
     # ... and a page of one's own served on port 8080 may call the gateway (README)
     env.setdefault("CASEWORK_CORS_ORIGINS", LAPTOP_CORS_ORIGINS)
+    # ... the worker's metrics on loopback, and a shutdown grace within STOP_TIMEOUT
+    env.setdefault("CASEWORK_WORKER_METRICS_ADDRESS", LAPTOP_WORKER_METRICS)
+    env.setdefault("CASEWORK_WORKER_SHUTDOWN_GRACE_SECONDS", str(STOP_TIMEOUT / 2))
     children: list[Process] = []
     embedded = not settings.temporal_address
     log_file = settings.data_dir.resolve() / "temporal.log" if embedded else None

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     # Which web pages may call the gateway from a browser (api/cors.py): `*` or origins such
     # as `https://app.example.com`, separated by commas. Empty: none.
     cors_origins: str = ""
+    # Where the worker serves the Temporal SDK's Prometheus metrics (`host:port`, then
+    # http://host:port/metrics). Empty: no metrics server (`make run` uses 127.0.0.1:9464).
+    worker_metrics_address: str = ""
+    # How long a stopping worker (SIGTERM) lets its running activities finish before it
+    # cancels them; under Kubernetes' default 30 s termination grace.
+    worker_shutdown_grace_seconds: float = Field(default=25.0, ge=0, le=3600)
     # Lifetime of tokens issued by the local token endpoint.
     token_ttl_seconds: int = Field(default=3600, ge=60)
     # The ProcessMaker face: its one workspace (`/api/1.0/{workspace}/...`), the OAuth2

@@ -6,8 +6,11 @@ import asyncio
 import logging
 import signal
 
+from datetime import timedelta
+
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -45,13 +48,32 @@ def build_worker(client: Client, settings: Settings, db: Database, directory: Di
         activities=[http.http_call, http.validate_output, subcases.prepare_sub_case, read_model.project_case, read_model.project_change,
                     read_model.balanced_pick],
         workflow_runner=sandbox(),
+        # On SIGTERM running activities (an HTTP call, a projection write) get this long to
+        # finish before they are cancelled; Temporal retries a cancelled one elsewhere.
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace_seconds),
     )
+
+
+def _runtime(settings: Settings) -> Runtime | None:
+    """The SDK's own Prometheus metrics (workflow and activity task latencies and failures,
+    pollers, sticky cache) when an address is set; the default runtime otherwise."""
+    if not settings.worker_metrics_address:
+        return None
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=settings.worker_metrics_address)))
 
 
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     settings = get_settings()
-    client = await Client.connect(settings.temporal_target, namespace=settings.namespace, data_converter=pydantic_data_converter)
+    # From the first moment: a stop asked for while the worker starts ends it cleanly once
+    # started, instead of killing it halfway (the default action of SIGTERM).
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    client = await Client.connect(
+        settings.temporal_target, namespace=settings.namespace, data_converter=pydantic_data_converter, runtime=_runtime(settings)
+    )
     # An existing cluster may lack them; the workflow's upserts would fail without them.
     added = await ensure_search_attributes(client, settings.namespace)
     if added:
@@ -60,10 +82,6 @@ async def main() -> None:
     await db.init()
     worker = build_worker(client, settings, db)
     gc_tuning.settle()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     log.info("worker on task queue %r at %s", settings.task_queue, settings.temporal_target)
     async with worker:
         await stop.wait()

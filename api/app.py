@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from api import health, ibm, native
+from api import health, ibm, metrics, native
 from api.consistency import ActionHeaders
 from api.cors import allow_origins
 from api.openapi import document_errors
@@ -131,8 +131,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ActionHeaders)
     app.add_middleware(FormBodies, problem=problem)  # inside the body limit: what it reads is bounded
     app.add_middleware(BodyLimit, max_case_bytes=settings.max_case_bytes, problem=problem)
+    app.add_middleware(metrics.RequestMetrics)
     allow_origins(app, settings.cors_origins)  # added last: the outermost layer
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(token_router)
     app.include_router(native.router)
     app.include_router(ibm.router)

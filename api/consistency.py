@@ -27,6 +27,7 @@ from typing import Annotated, Any, Awaitable, Callable
 
 from fastapi import Depends, Request, Response
 
+from api.asgi import HttpMiddleware, Receive, Send
 from api.auth import current_actor
 from workflows.public import Actor
 
@@ -99,17 +100,11 @@ def produced(case_id: str, version: int) -> None:
         holder.add(case_id, version)
 
 
-class ActionHeaders:
+class ActionHeaders(HttpMiddleware):
     """ASGI middleware: adds `ETag` and `Casework-Consistency` to the answer of any request
     whose handler produced case versions (errors included: a 504's action may still land)."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Awaitable[Any]], send: Callable[..., Awaitable[Any]]) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         holder = Produced()
         reset = _produced.set(holder)
 

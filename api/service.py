@@ -30,7 +30,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api import consistency
+from api import consistency, metrics
 from api.errors import ApiError, bad_request, conflict, forbidden, not_found, title, too_large, unprocessable
 from settings import Settings
 from store import audit, case_numbers, definitions, projection
@@ -534,6 +534,7 @@ class CaseService:
 
     @staticmethod
     def _rpc_error(exc: RPCError, case_id: str) -> ApiError:
+        metrics.temporal_failed(exc.status)
         if exc.status == RPCStatusCode.NOT_FOUND:
             return not_found(f"no case '{case_id}'")
         if exc.status == RPCStatusCode.RESOURCE_EXHAUSTED:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -54,10 +55,11 @@ async def test_not_ready_without_a_worker_on_the_task_queue(request: pytest.Fixt
         assert checks["worker"] == f"no worker polls the task queue '{settings.task_queue}'"
         # a worker comes: the gateway is ready (the server lists a poller once it has polled)
         async with build_worker(temporal_env.client, settings, app.state.service.db):
-            for _ in range(100):
+            for _ in range(150):
                 answer = await http.get("/ready")
                 if answer.status_code == 200:
                     break
+                await asyncio.sleep(0.2)
             assert answer.json()["checks"]["worker"] == "ok"
         assert (await http.get("/health")).status_code == 200
 
