@@ -12,13 +12,15 @@ import asyncio
 import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent
 # What `make run` lets the worker call when CASEWORK_HTTP_ALLOW is not set.
@@ -232,7 +234,12 @@ def main() -> int:
     import devserver
 
     settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    embedded = not settings.temporal_address
+    problems = preflight(settings, embedded)
+    if problems:
+        for line in problems:
+            print(line, file=sys.stderr)
+        return 1
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     # On a laptop the examples' HTTP steps call a local server (the README's ledger_url is
     # http://127.0.0.1:9999): allow loopback unless the operator said otherwise.
@@ -243,7 +250,6 @@ def main() -> int:
     env.setdefault("CASEWORK_WORKER_METRICS_ADDRESS", LAPTOP_WORKER_METRICS)
     env.setdefault("CASEWORK_WORKER_SHUTDOWN_GRACE_SECONDS", str(STOP_TIMEOUT / 2))
     children: list[Process] = []
-    embedded = not settings.temporal_address
     log_file = settings.data_dir.resolve() / "temporal.log" if embedded else None
     for sig in STOP_SIGNALS:
         signal.signal(sig, _on_signal)
@@ -301,6 +307,41 @@ def main() -> int:
                 print(f"stopping {child.name}", flush=True)
             child.stop()
     return code
+
+
+def preflight(settings: Any, embedded: bool) -> list[str]:
+    """What would make a start fail later, found before anything starts: one line each, naming
+    the variable (the data folder must take files; the ports must be free)."""
+    problems: list[str] = []
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=settings.data_dir):
+            pass
+    except OSError as exc:
+        problems.append(f"CASEWORK_DATA_DIR: cannot write files in {settings.data_dir} ({exc.strerror or type(exc).__name__})")
+    ports = [("CASEWORK_HTTP_PORT", settings.http_host, settings.http_port)]
+    if embedded:
+        ports += [("CASEWORK_TEMPORAL_PORT", "127.0.0.1", settings.temporal_port), ("CASEWORK_UI_PORT", "127.0.0.1", settings.ui_port)]
+    metrics = os.environ.get("CASEWORK_WORKER_METRICS_ADDRESS", LAPTOP_WORKER_METRICS)
+    if metrics:
+        host, _, port = metrics.rpartition(":")
+        ports.append(("CASEWORK_WORKER_METRICS_ADDRESS", host or "127.0.0.1", int(port) if port.isdigit() else -1))
+    for variable, host, port in ports:
+        if port < 0:
+            problems.append(f"{variable}: expected host:port")
+        elif not _free(host, port):
+            problems.append(f"{variable}: port {port} on {host} is in use by another program")
+    return problems
+
+
+def _free(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _tail(path: Path, lines: int = 15) -> str:

@@ -6,11 +6,13 @@ launcher all read it.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+from sqlalchemy.engine import make_url
 
 
 class Settings(BaseSettings):
@@ -80,6 +82,22 @@ class Settings(BaseSettings):
         OutboundPolicy.parse(value)  # a malformed entry is named at startup, not at the first call
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_kind(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            kind = make_url(value).drivername
+        except Exception:  # SQLAlchemy's own error echoes the whole URL, password included
+            raise ValueError("not a database URL like postgresql+asyncpg://user:password@host:5432/casework") from None
+        if kind not in SUPPORTED_DATABASES:
+            raise ValueError(
+                f"a '{kind}' database is not supported; use postgresql+asyncpg://user:password@host:5432/casework "
+                "(or leave it unset for SQLite in the data folder)"
+            )
+        return value
+
     @field_validator("cors_origins")
     @classmethod
     def _origins_read(cls, value: str) -> str:
@@ -109,6 +127,42 @@ def cors_origins(setting: str) -> list[str]:
     return found
 
 
+# The read model's drivers (async ones: the gateway and the worker are asyncio programs).
+SUPPORTED_DATABASES = frozenset({"sqlite+aiosqlite", "postgresql+asyncpg"})
+# Settings whose values are never repeated in an error (they may hold a password).
+SECRET_SETTINGS = frozenset({"database_url", "pm_clients"})
+
+
+class ConfigurationError(SystemExit):
+    """A setting is wrong: the process ends printing one line per problem, each naming the
+    variable (exit status 1)."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def problems(error: ValidationError) -> list[str]:
+    """One line per wrong setting: the variable, what is wrong, and what it was given (except
+    for the settings that may hold a secret)."""
+    lines = []
+    for e in error.errors():
+        field = str(e["loc"][0]) if e["loc"] else ""
+        variable = f"CASEWORK_{field.upper()}"
+        message = str(e["msg"]).removeprefix("Value error, ").removeprefix(f"{variable}: ")
+        given = "" if field in SECRET_SETTINGS or "input" not in e else f" (got {str(e['input'])[:80]!r})"
+        lines.append(f"{variable}: {message}{given}")
+    return lines
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings of this process, or ConfigurationError naming each wrong variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigurationError(problems(exc)) from None
+    except SettingsError as exc:  # a value that should be JSON is not
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = f"CASEWORK_{field.group(1).upper()}" if field else "a CASEWORK_ variable"
+        raise ConfigurationError([f"{name}: not valid JSON"]) from None
