@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator
 
 from fastapi import FastAPI, Request
+from fastapi_swagger import patch_fastapi
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -70,6 +71,20 @@ async def deploy_folder(svc: CaseService, folder: Path) -> list[str]:
     return deployed
 
 
+DESCRIPTION = """Durable case management on Temporal. One core, three faces:
+
+- **the native API** (in the style of CaseFabric): `/cases`, `/tasks`, `/definitions`, with
+  RFC 9457 problem details for errors;
+- **the ProcessMaker 3 Cases API**: `/api/1.0/{workspace}/...` and `/{workspace}/oauth2/token`,
+  with ProcessMaker's error envelope;
+- **the IBM Case Manager CASEREST tasks API**: `/CaseManager/CASEREST/v1/...`, with IBM's error envelope.
+
+Every request but the token endpoints, `/health`, `/ready` and `/metrics` needs
+`Authorization: Bearer <token>` (the local token endpoint: `POST /oauth2/token`, the
+password grant). Actions accept `Idempotency-Key`; their answers carry `ETag` and
+`Casework-Consistency`, which lists accept back to wait for the read model."""
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -101,9 +116,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="Casework",
         version="0.1.0",
-        description="Durable case management on Temporal: the native API (CaseFabric style).",
+        description=DESCRIPTION,
         lifespan=lifespan,
+        # Served by the gateway itself (below), so /docs works without internet; no ReDoc,
+        # which only loads from a CDN.
+        docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None,
     )
+    patch_fastapi(app, docs_url="/docs")
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:

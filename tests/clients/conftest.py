@@ -5,15 +5,36 @@ travel request, submitted; bob, a manager, took its approval)."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
 import pytest_asyncio
 
 from tests.support.processes import DevServer, GatewayProcess, WorkerProcess, free_port
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def render(url: str, profile: Path) -> str:
+    """The page's DOM in headless Chromium once its scripts and their requests are done
+    (Chromium's virtual time runs until the page is idle, or the budget is spent)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is not installed: run `make test` (it installs Debian's chromium) or apt-get install chromium")
+    run = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={profile}", "--virtual-time-budget=20000", "--dump-dom", url],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run.stdout
 
 
 @dataclass

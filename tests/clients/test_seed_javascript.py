@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
-import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,10 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.clients.conftest import System
+from tests.clients.conftest import CHROMIUM, System, render
 from tests.support.processes import free_port
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 # The seed's "Reading a list of cases with JavaScript", unchanged but for the server's URL
 # (and `accessToken`, which the seed leaves to the page).
@@ -83,21 +79,8 @@ def site(system: System, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
             server.shutdown()
 
 
-def _render(url: str, profile: Path) -> str:
-    """The page's DOM once its scripts and their requests are done (Chromium's virtual time
-    runs until the page is idle, or the budget is spent)."""
-    run = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={profile}", "--virtual-time-budget=20000", "--dump-dom", url],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    return run.stdout
-
-
 def test_the_seeds_list_example_prints_the_to_do_list_from_another_origin(site: Site, tmp_path: Path) -> None:
-    dom = _render(f"http://127.0.0.1:{site.allowed_port}/index.html", tmp_path / "profile")
+    dom = render(f"http://127.0.0.1:{site.allowed_port}/index.html", tmp_path / "profile")
     printed = [html.unescape(p) for p in re.findall(r"<p>(.*?)</p>", dom)]
     assert printed, f"the page printed nothing:\n{dom[-3000:]}"
     assert any(re.fullmatch(rf"Case '{re.escape(site.title)}' in task 'Approve request' is due \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d\.", p) for p in printed), printed
@@ -105,6 +88,6 @@ def test_the_seeds_list_example_prints_the_to_do_list_from_another_origin(site: 
 
 def test_a_page_from_an_origin_not_allowed_gets_nothing(site: Site, tmp_path: Path) -> None:
     """Same page, same token, another port: the browser withholds the answer."""
-    dom = _render(f"http://127.0.0.1:{site.other_port}/index.html", tmp_path / "profile")
+    dom = render(f"http://127.0.0.1:{site.other_port}/index.html", tmp_path / "profile")
     assert "<body>" in dom or "<body" in dom
     assert re.findall(r"<p>(.*?)</p>", dom) == []
