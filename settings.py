@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
@@ -52,6 +53,9 @@ class Settings(BaseSettings):
     # Which web pages may call the gateway from a browser (api/cors.py): `*` or origins such
     # as `https://app.example.com`, separated by commas. Empty: none.
     cors_origins: str = ""
+    # How the gateway and the worker write their logs: "text" lines, or "json" objects, one
+    # per line (log_setup.py).
+    log_format: Literal["text", "json"] = "text"
     # Where the worker serves the Temporal SDK's Prometheus metrics (`host:port`, then
     # http://host:port/metrics). Empty: no metrics server (`make run` uses 127.0.0.1:9464).
     worker_metrics_address: str = ""

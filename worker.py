@@ -10,11 +10,12 @@ from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import LogForwardingConfig, LoggingConfig, PrometheusConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import gc_tuning
+import log_setup
 from devserver import ensure_search_attributes
 from activities.http_calls import HttpActivities
 from activities.outbound import OutboundPolicy
@@ -54,17 +55,22 @@ def build_worker(client: Client, settings: Settings, db: Database, directory: Di
     )
 
 
-def _runtime(settings: Settings) -> Runtime | None:
-    """The SDK's own Prometheus metrics (workflow and activity task latencies and failures,
-    pollers, sticky cache) when an address is set; the default runtime otherwise."""
-    if not settings.worker_metrics_address:
-        return None
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=settings.worker_metrics_address)))
+def _runtime(settings: Settings) -> Runtime:
+    """The SDK's runtime: its own log lines (warnings and errors of its Rust core) go through
+    Python's logging, so they come in the process's one format (log_setup.py); its Prometheus
+    metrics (workflow and activity task latencies and failures, pollers, the sticky cache)
+    are served when an address is set."""
+    logs = LoggingConfig(
+        filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+        forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+    )
+    metrics = PrometheusConfig(bind_address=settings.worker_metrics_address) if settings.worker_metrics_address else None
+    return Runtime(telemetry=TelemetryConfig(logging=logs, metrics=metrics))
 
 
 async def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     settings = get_settings()
+    log_setup.configure("worker", settings.log_format)
     # From the first moment: a stop asked for while the worker starts ends it cleanly once
     # started, instead of killing it halfway (the default action of SIGTERM).
     stop = asyncio.Event()

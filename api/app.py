@@ -20,6 +20,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api import health, ibm, metrics, native
 from api.consistency import ActionHeaders
+from api.request_ids import RequestIds
 from api.cors import allow_origins
 from api.openapi import document_errors
 from api.processmaker.forms import FormBodies
@@ -32,6 +33,7 @@ from api.auth import TokenService, token_router
 from api.errors import ApiError, register_envelope, render, title
 from api.service import CaseService
 import gc_tuning
+import log_setup
 from settings import Settings, get_settings
 from store.db import Database
 from store.directory import Directory
@@ -86,7 +88,11 @@ password grant). Actions accept `Idempotency-Key`; their answers carry `ETag` an
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+    """The gateway. Without `settings` (uvicorn's factory: a process of its own) it reads
+    them from the environment and sets up the process's logs."""
+    if settings is None:
+        settings = get_settings()
+        log_setup.configure("gateway", settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -151,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(FormBodies, problem=problem)  # inside the body limit: what it reads is bounded
     app.add_middleware(BodyLimit, max_case_bytes=settings.max_case_bytes, problem=problem)
     app.add_middleware(metrics.RequestMetrics)
+    app.add_middleware(RequestIds)  # outside the others: their log lines name the request
     allow_origins(app, settings.cors_origins)  # added last: the outermost layer
     app.include_router(health.router)
     app.include_router(metrics.router)
