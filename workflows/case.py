@@ -56,6 +56,11 @@ PATCHES = {
 }
 REVISION = 1
 
+# The command fields that name a user (Actor), whose usernames ops see instead of ids; and
+# how many usernames a case keeps (a display aid: past it, the oldest show as their ids).
+NAMED_USERS = ("actor", "assignee", "target")
+NAMES_KEPT = 200
+
 # Answers kept for repeated update ids, carried across continue-as-new (Temporal itself
 # deduplicates update ids only within one run).
 IDEMPOTENCY_WINDOW = 256
@@ -107,6 +112,8 @@ class CaseInput(BaseModel):
     revision: int = 0
     # carried across continue-as-new
     state: CaseState | None = None
+    # usernames of the users the case's commands named, by directory id (what ops see)
+    names: dict[str, str] = Field(default_factory=dict)
     audit: list[AuditEntry] = Field(default_factory=list)
     audit_dropped: int = 0
     recent: list[tuple[str, "ActionResult"]] = Field(default_factory=list)
@@ -206,6 +213,9 @@ class CaseWorkflow:
         )
         # search attributes changed but not yet upserted (see `_publish`)
         self._publish_later = False
+        self._names: dict[str, str] = dict(inp.names)
+        for someone in (inp.actor, inp.start_user):
+            self._learn_name(someone)
         # The validator's decision, reused by its handler when the state it was made on is
         # still current (the usual case: the handler runs right after its validator).
         self._validated: tuple[str, CaseState, Decision] | None = None
@@ -446,6 +456,7 @@ class CaseWorkflow:
             projected=self._projected if self._after_record else 0,
             audit_projected=self._audit_projected if self._after_record else 0, max_bytes=self._input.max_bytes,
             continue_as_new_after=self._input.continue_as_new_after, search_attributes=self._input.search_attributes,
+            names=self._names,
         )
 
     # ------------------------------------------------------------------ deciding
@@ -476,12 +487,22 @@ class CaseWorkflow:
             self._sized = (self._state, state_bytes(self._state))
         return self._sized[1]
 
-    def _adopt(self, decision: Decision) -> None:
+    def _adopt(self, decision: Decision, cmd: Any) -> None:
+        for field in NAMED_USERS:
+            self._learn_name(getattr(cmd, field, None))
         self._state = decision.state
         self._record(decision.events)
         self._wake = True
         self._publish()
         self._cancel_orphaned_sub_cases(decision.events)
+
+    def _learn_name(self, someone: Any) -> None:
+        """Remember a user's username for what ops see (the state keeps directory ids)."""
+        if isinstance(someone, Actor) and someone.username and self._names.get(someone.user_id) != someone.username:
+            self._names.pop(someone.user_id, None)
+            self._names[someone.user_id] = someone.username
+            while len(self._names) > NAMES_KEPT:  # the least recently named go first
+                del self._names[next(iter(self._names))]
 
     def _cancel_orphaned_sub_cases(self, events: list[AuditEntry]) -> None:
         """A case task that ends before its sub-case does takes the sub-case with it."""
@@ -527,7 +548,7 @@ class CaseWorkflow:
         An effect's outcome too large for the case fails the effect instead, so its item does
         not wait for ever."""
         try:
-            self._adopt(self._within_budget(decide(self._state, cmd, workflow.now()), cmd.kind))
+            self._adopt(self._within_budget(decide(self._state, cmd, workflow.now()), cmd.kind), cmd)
         except Exception as exc:
             failed = too_large_outcome(cmd, exc.message) if isinstance(exc, TooLarge) else None
             if failed is not None:
@@ -558,7 +579,7 @@ class CaseWorkflow:
             errors += await self._external_validation(cmd, decision) if not errors else []
             valid = not errors
         else:
-            self._adopt(decision)
+            self._adopt(decision, cmd)
             if decision.trigger_call is not None:
                 await self._run_trigger(cmd.name, decision.trigger_call)
             await self._catch_up()
@@ -842,7 +863,7 @@ class CaseWorkflow:
         those go with the next write of the case's own projection activity (at most
         GATEWAY_GRACE later, in the workflow task that schedules it): an upsert per action
         doubled the dev server's CPU per update (bench/README.md, "search attributes")."""
-        view = views.ops(self._state)
+        view = views.ops(self._state, self._names)
         workflow.set_current_details(view.details)
         if not self._input.search_attributes:
             return

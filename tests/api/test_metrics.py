@@ -72,3 +72,4 @@ async def test_the_worker_serves_the_sdk_metrics(temporal_env: Any, tmp_path: Pa
         assert re.search(r'^temporal_\w+\{[^}]*task_queue="metrics-test"', text, re.M)
     finally:
         assert worker.stop() == 0
+

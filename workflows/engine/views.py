@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Callable
 
 from pydantic import BaseModel
@@ -176,7 +176,10 @@ def discretionary_options(state: CaseState, actor: Actor, at: datetime) -> Discr
     return DiscretionaryOptions(caseName=state.title, items=discretionary(state, actor, at))
 
 
-def ops(state: CaseState) -> OpsView:
+def ops(state: CaseState, names: dict[str, str] | None = None) -> OpsView:
+    """What the Temporal UI shows of a case: a details table of its open tasks and the search
+    attributes, with people by username where `names` knows them (directory ids otherwise)."""
+    names = names or {}
     defs = DefIndex.of(state.definition)
     open_tasks = [i for i in state.items.values() if i.task is not None and i.state == ItemState.Active]
     lines = [f"**{state.title}** — {state.plan.state.value}", ""]
@@ -186,7 +189,8 @@ def ops(state: CaseState) -> OpsView:
     for i in open_tasks:
         t = i.task
         assert t is not None
-        lines.append(f"| {i.name} | {t.task_state.value} | {t.assignee or '—'} | {t.due.isoformat() if t.due else '—'} |")
+        holder = names.get(t.assignee, t.assignee) if t.assignee else "—"
+        lines.append(f"| {i.name} | {t.task_state.value} | {holder} | {_ops_time(t.due, t.overdue)} |")
         model = defs.items.get(i.definition_id)
         if not t.assignee and isinstance(model, HumanTask):
             candidates |= access.claimants(state, model)
@@ -196,11 +200,18 @@ def ops(state: CaseState) -> OpsView:
         status=state.plan.state.value,
         case_number=state.case_number,
         definition=state.definition.id,
-        assignees=sorted({i.task.assignee for i in open_tasks if i.task and i.task.assignee}),
+        assignees=sorted({names.get(i.task.assignee, i.task.assignee) for i in open_tasks if i.task and i.task.assignee}),
         candidates=sorted(candidates),
         open_tasks=sorted({i.name for i in open_tasks}),
         due=min(dues) if dues else None,
     )
+
+
+def _ops_time(due: datetime | None, overdue: bool) -> str:
+    if due is None:
+        return "—"
+    text = due.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"**{text} (overdue)**" if overdue else text
 
 
 DiscretionaryOptions.model_rebuild()
