@@ -8,6 +8,7 @@ at every start, so the gateway and the worker never run against an older schema.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import weakref
 from collections.abc import AsyncIterator
@@ -55,6 +56,13 @@ def include_object(obj: Any, name: str | None, type_: str, reflected: bool, comp
     if type_ == "table" and name is not None and name.startswith(SEARCH_TABLE):
         return False
     return not (type_ == "index" and name in DATABASE_ONLY_INDEXES)
+
+
+@functools.cache
+def newest_revision() -> str | None:
+    """The head of store/migrations (read from its files once per process: `/ready` asks
+    for it every few seconds)."""
+    return ScriptDirectory.from_config(migration_config()).get_current_head()
 
 
 def migration_config(connection: Connection | None = None, *, url: str | None = None) -> Config:
@@ -185,7 +193,7 @@ class Database:
     async def migration_state(self) -> tuple[str | None, str | None]:
         """(the revision the database is at, the newest revision this code knows); the first
         is None for a database that was never migrated."""
-        head = ScriptDirectory.from_config(migration_config()).get_current_head()
+        head = newest_revision()
         async with self.engine.connect() as conn:
             exists = await conn.run_sync(lambda c: "alembic_version" in inspect(c).get_table_names())
             current = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar() if exists else None
