@@ -11,6 +11,8 @@ from typing import Any
 
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
+from workflows.engine.state import ItemState
+
 CASE_STATUS = SearchAttributeKey.for_keyword("CaseStatus")
 CASE_NUMBER = SearchAttributeKey.for_int("CaseNumber")
 CASE_DEFINITION = SearchAttributeKey.for_keyword("CaseDefinition")
@@ -35,10 +37,10 @@ ALL = [
 BUSY = frozenset({CASE_ASSIGNEES.name, CASE_CANDIDATES.name, CASE_OPEN_TASKS.name, CASE_DUE_TIME.name})
 
 # What a case's start sets (in the start request, recorded with the start, so the case's first
-# workflow task upserts none of them): a new case is active.
+# workflow task upserts none of them): a new case's plan is active (the engine's state).
 def at_start(definition_id: str, case_number: int) -> TypedSearchAttributes:
     return TypedSearchAttributes([
-        SearchAttributePair(CASE_STATUS, "Active"),
+        SearchAttributePair(CASE_STATUS, ItemState.Active.value),
         SearchAttributePair(CASE_NUMBER, case_number),
         SearchAttributePair(CASE_DEFINITION, definition_id),
     ])
