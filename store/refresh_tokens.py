@@ -6,6 +6,11 @@ replica against the same database, so of two redeems of one token exactly one su
 second redeem is taken as theft (RFC 6749 section 10.4, OAuth 2.0 Security BCP): the token's
 family (every token rotated from one password grant) goes into `revoked_token_families`,
 and no token of a revoked family is accepted again.
+
+The losers of a race revoke the family, and their revocation may commit before the winner
+reads it. The revocation names the token whose reuse caused it, so the winner, which
+redeemed that very token first, still succeeds (its successor joins the revoked family and
+is refused).
 """
 
 from __future__ import annotations
@@ -33,17 +38,19 @@ async def redeem(
     may be. A reused token revokes its family."""
     used = insert(UsedRefreshTokenRow).values(jti=jti, user_id=user_id, used_at=now, expires_at=expires_at)
     if not await _insert_once(db, used):
-        await revoke_family(db, family, now)
+        await revoke_family(db, family, now, reused=jti)
         return Redemption.REUSED
     # Checked after the insert, in a transaction of its own: no read precedes the write, so
     # concurrent redeems queue on the insert instead of racing from a stale snapshot.
-    return Redemption.REVOKED if await family_revoked(db, family) else Redemption.FIRST
+    revoked, revoked_by = await _revocation(db, family)
+    # revoked for a reuse of this very token, which this redeem used first: it keeps its win
+    return Redemption.REVOKED if revoked and revoked_by != jti else Redemption.FIRST
 
 
-async def revoke_family(db: Database, family: str, now: datetime) -> None:
-    """Revoke every refresh token of `family`; revoking it again (as two concurrent reuses
-    may) changes nothing."""
-    await _insert_once(db, insert(RevokedTokenFamilyRow).values(family=family, revoked_at=now))
+async def revoke_family(db: Database, family: str, now: datetime, reused: str | None = None) -> None:
+    """Revoke every refresh token of `family`, naming the token whose reuse revoked it;
+    revoking it again (as two concurrent reuses may) changes nothing."""
+    await _insert_once(db, insert(RevokedTokenFamilyRow).values(family=family, revoked_at=now, revoked_by=reused))
 
 
 async def _insert_once(db: Database, statement: Insert) -> bool:
@@ -59,9 +66,16 @@ async def _insert_once(db: Database, statement: Insert) -> bool:
 
 
 async def family_revoked(db: Database, family: str) -> bool:
-    query = select(RevokedTokenFamilyRow.family).where(RevokedTokenFamilyRow.family == family)
+    revoked, _ = await _revocation(db, family)
+    return revoked
+
+
+async def _revocation(db: Database, family: str) -> tuple[bool, str | None]:
+    """Whether the family is revoked, and the token whose reuse revoked it (if recorded)."""
+    query = select(RevokedTokenFamilyRow.revoked_by).where(RevokedTokenFamilyRow.family == family)
     async with db.session() as session:
-        return await session.scalar(query) is not None
+        row = (await session.execute(query)).first()
+    return (False, None) if row is None else (True, row[0])
 
 
 async def prune(db: Database, used_expired_before: datetime, revoked_before: datetime) -> int:

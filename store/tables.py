@@ -249,3 +249,5 @@ class RevokedTokenFamilyRow(Base):
 
     family: Mapped[str] = mapped_column(String(64), primary_key=True)
     revoked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # the `jti` whose second redeem revoked the family (None: revoked before this was kept)
+    revoked_by: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -60,7 +60,7 @@ async def check_at_head(db: Database) -> None:
 
 
 async def test_head_is_the_audit_trail_revision() -> None:
-    assert HEAD == "0006"
+    assert HEAD == "0007"
 
 
 async def test_upgrade_of_an_empty_database_matches_the_models(database_url: str) -> None:

@@ -44,6 +44,30 @@ async def test_a_token_is_redeemed_once_then_its_reuse_revokes_its_family(db: Da
         revoked = await session.get(RevokedTokenFamilyRow, "fam")
     assert row is not None and row.user_id == "u1" and row.used_at == NOW and row.expires_at == LATER
     assert revoked is not None and revoked.revoked_at == NOW
+    assert revoked.revoked_by == "t1"  # the token whose reuse revoked the family
+
+
+async def test_the_first_redeem_wins_when_a_losers_revocation_commits_before_its_check(db: Database) -> None:
+    # The order a race can take: the winner's insert of t1 commits, a loser's insert fails
+    # and its revocation (for reusing t1) commits, and only then does the winner read the
+    # family. Replayed step by step: the winner's insert, the loser's whole redeem, then
+    # the winner's read, through the revocation row the loser left.
+    assert await redeem(db, "t1") is Redemption.FIRST
+    assert await redeem(db, "t1") is Redemption.REUSED
+    async with db.session() as session:
+        await session.execute(UsedRefreshTokenRow.__table__.delete().where(UsedRefreshTokenRow.jti == "t1"))
+        await session.commit()
+    assert await redeem(db, "t1") is Redemption.FIRST  # the family was revoked for t1 itself
+    # any other token of the family stays refused, and so does t1 from now on
+    assert await redeem(db, "t2") is Redemption.REVOKED
+    assert await redeem(db, "t1") is Redemption.REUSED
+
+
+async def test_a_family_revoked_for_another_token_or_before_tokens_were_named_refuses(db: Database) -> None:
+    await refresh_tokens.revoke_family(db, "fam", NOW, reused="t0")
+    assert await redeem(db, "t1") is Redemption.REVOKED
+    await refresh_tokens.revoke_family(db, "old", NOW)  # a row from before revocations named their token
+    assert await redeem(db, "o1", family="old") is Redemption.REVOKED
 
 
 async def test_revoking_twice_keeps_one_row(db: Database) -> None:
