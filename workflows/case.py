@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.actor import SYSTEM, Actor
     from workflows.definition import Definition
     from workflows.definition import HumanTask
-    from workflows.engine import access, projection, views
+    from workflows.engine import access, expressions, projection, views
     from workflows.engine.commands import (
         AutoAssign, CaseCancelled, ChildDone, Claim, Command, Complete, Delegate, PauseEnded, Plan, ProcessDone, Revoke, TaskDue,
         TimerFired, TriggerDone,
@@ -53,8 +53,9 @@ PATCHES = {
     "steady-clock": 1,
     "access-by-team": 1,
     "search-attributes-with-backstop": 1,
+    "expression-budget": 2,
 }
-REVISION = 1
+REVISION = 2
 
 # The command fields that name a user (Actor), whose usernames ops see instead of ids; and
 # how many usernames a case keeps (a display aid: past it, the oldest show as their ids).
@@ -241,6 +242,7 @@ class CaseWorkflow:
                 inp.definition, case_id=inp.case_id, case_number=inp.case_number, actor=inp.actor,
                 inputs=inp.inputs, team=inp.team, at=workflow.now(), parent=inp.parent,
                 start_task=inp.start_task, start_user=inp.start_user, undeclared_inputs=inp.undeclared_inputs,
+                expression_rules=self._expression_rules(),
             )
         except Exception as exc:  # a bad start fails this case cleanly instead of wedging it
             self._start_error = _to_application_error(exc)
@@ -257,6 +259,7 @@ class CaseWorkflow:
         # A run recorded before the access rules by team keeps the rules it was decided by
         # (replay); a new case, or a run continued as new, goes by the current ones.
         self._state.access_rules = access.RULES if self._patched("access-by-team") else 1
+        self._state.expression_rules = self._expression_rules()
         if self._after_record:
             asyncio.create_task(self._project_recorded(), name="projection")
         self._publish()
@@ -294,6 +297,10 @@ class CaseWorkflow:
         if self._state.parent is not None:
             await self._notify_parent()
         return CaseOutcome(case_id=self._state.case_id, state=self._state.plan.state.value, data=self._state.data)
+
+    def _expression_rules(self) -> int:
+        """Runs recorded before expression budgets evaluate as they did (replay)."""
+        return expressions.RULES if self._patched("expression-budget") else 0
 
     def _patched(self, name: str) -> bool:
         """Whether this run has the behaviour `name` of PATCHES (see there)."""

@@ -18,6 +18,8 @@ import cel
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, field_validator
 
+from workflows import expression_cost
+
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 _SLUG_RE = re.compile(SLUG)
 _DURATION = TypeAdapter(timedelta)
@@ -390,15 +392,16 @@ class Problem(BaseModel):
 
 # Budgets that keep a case's workflow tasks small and fast (CEL evaluation cannot be
 # interrupted once it runs, and the library has no cost limit of its own): expressions are
-# short, and comprehensions are not nested, so one costs at most the size of the lists it
-# walks, which the case's byte budget bounds. A definition is bounded in items and depth.
+# short, comprehensions are not nested, and what an expression costs on its literals alone
+# is within the run-time budget (workflows/expression_cost.py), which bounds it again on the
+# case's data before every evaluation. A definition is bounded in items and depth.
 MAX_EXPRESSION_CHARS = 1000
 MAX_COMPREHENSION_DEPTH = 1
 MAX_ITEMS = 500
 MAX_STAGE_DEPTH = 10
 # every case carries its definition through Temporal (its start and continue-as-new inputs)
 MAX_DEFINITION_BYTES = 256_000
-_MACROS = frozenset({"map", "filter", "all", "exists", "exists_one"})
+_MACROS = expression_cost.MACROS  # the comprehension macros, one list for both checks
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -459,6 +462,16 @@ def _check_cel(expr: str, path: str, problems: list[Problem]) -> None:
     except Exception as exc:  # the library reports syntax errors as ValueError
         first = str(exc).splitlines()[0] if str(exc) else "invalid expression"
         problems.append(Problem(path=path, message=f"bad CEL: {first}"))
+        return
+    try:
+        steps = expression_cost.steps_without_data(expr)
+    except Exception:  # the parser that bounds its cost reads standard CEL only
+        problems.append(Problem(path=path, message="an expression whose cost cannot be bounded (not standard CEL syntax)"))
+        return
+    if steps > expression_cost.MAX_STEPS:
+        problems.append(Problem(
+            path=path, message=f"about {steps:,} steps with its literals alone; an expression may take at most {expression_cost.MAX_STEPS:,}",
+        ))
 
 
 def validate_definition(definition: Definition, known_definitions: set[str] | None = None) -> list[Problem]:

@@ -135,3 +135,36 @@ async def test_definitions_that_could_not_run_are_refused_at_deploy(gateway: Gat
         [{"id": "t", "type": "humanTask", "name": "T", "role": "r", "if": "[1, 2].all(v, v > 0)"}]))
     assert ok.status_code == 201, ok.text
     assert_413(await gateway.call("POST", "/definitions", "admin", content=b"x" * 1_100_000, headers={"Content-Type": "application/yaml"}))
+
+
+async def test_an_expression_over_its_budget_fails_its_step_and_no_case_waits_for_it(gateway: Gateway) -> None:
+    # A trigger that maps over a list the case holds: run on 6,000 numbers, the library would
+    # copy its result 6,000 times (seconds of a worker's time inside one workflow task).
+    definition = _definition(
+        [{"id": "double", "type": "processTask", "name": "Double", "trigger": "double"},
+         {"id": "check", "type": "humanTask", "name": "Check", "role": "author",
+          "assignment": {"rule": "EVALUATE", "variable": "SYS_STARTER"}, "output": {"ok": {"type": "boolean"}}}],
+        roles={"author": {}}, starterRole="author", startedBy=["authors"],
+        inputs={"xs": {"type": "array"}}, triggers={"double": {"set": {"doubled": "xs.map(a, a * 2)"}}},
+    )
+    definition["plan"]["autoComplete"] = False
+    deployed = await gateway.call("POST", "/definitions", "admin", json=definition)
+    assert deployed.status_code == 201, deployed.text
+    bomb = await gateway.call("POST", "/cases", "author", json={"definition": definition["id"], "inputs": {"xs": list(range(6000))}})
+    assert bomb.status_code == 201, bomb.text
+    cid = bomb.json()["caseInstanceId"]
+    items = {i["id"]: i for i in (await gateway.call("GET", f"/cases/{cid}/planitems", "author")).json()}
+    assert items["double"]["currentState"] == "Failed", items["double"]
+    history = (await gateway.call("GET", f"/cases/{cid}/history", "author")).json()
+    (fault,) = [h for h in history if h["planItemId"] == "double" and h["action"] == "fault"]
+    assert "over its budget" in fault["detail"] and "at most 3,000,000" in fault["detail"]
+    assert "doubled" not in await case_file(gateway, cid)
+    # the case goes on: its task completes; and another case of the same worker starts and acts
+    done = await gateway.call("POST", f"/tasks/{cid}.check/complete", "author", json={"ok": True})
+    assert done.status_code == 200, done.text
+    other = await gateway.start()
+    assert other["caseInstanceId"] != cid
+    # on a short list the same definition computes its value
+    short = await gateway.call("POST", "/cases", "author", json={"definition": definition["id"], "inputs": {"xs": [1, 2, 3]}})
+    assert short.status_code == 201
+    assert (await case_file(gateway, short.json()["caseInstanceId"]))["doubled"] == [2, 4, 6]

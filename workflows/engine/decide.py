@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from workflows.actor import Actor
 from workflows.definition import ROOT_ID, AssignmentRule, Definition, HumanTask, compiled_routes, walk
-from workflows.engine import access, admin, fields, planning, starting, tasks, transitions
+from workflows.engine import access, admin, expressions, fields, planning, starting, tasks, transitions
 from workflows.engine.commands import (
     CaseCancelled,
     ChildDone,
@@ -78,6 +78,7 @@ def start(
     start_task: str | None = None,
     start_user: Actor | None = None,
     undeclared_inputs: bool = False,
+    expression_rules: int = expressions.RULES,
 ) -> Decision:
     """A new case. ProcessMaker starts one in a named task (`start_task`, which must be
     active once the case has started) and may hand that task to a user (`start_user`), and
@@ -95,7 +96,7 @@ def start(
     state = CaseState(
         case_id=case_id, case_number=case_number, definition=compiled, title=title, created_on=at,
         created_by=actor.user_id, last_modified=at, data=data, items={ROOT_ID: root}, parent=parent,
-        access_rules=access.RULES,
+        access_rules=access.RULES, expression_rules=expression_rules,
     )
     # The starter is an owner with `starterRole`, plus any roles the start gave them.
     given = next((m.caseRoles for m in team if m.userId == actor.user_id), [])

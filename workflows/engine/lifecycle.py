@@ -183,9 +183,9 @@ class Ctx:
                 return False
             if item.id not in self.born and not any(on in self.fresh for on in sentry.on):
                 return False
-        if any(expressions.condition(u, data) for u in sentry.unless):
+        if any(expressions.condition(u, data, self.state.expression_rules) for u in sentry.unless):
             return False
-        return expressions.condition(sentry.if_, data)
+        return expressions.condition(sentry.if_, data, self.state.expression_rules)
 
     def entry_ok(self, item: PlanItemState, model: Any, data: dict[str, Any]) -> bool:
         if not model.entry:
@@ -208,7 +208,7 @@ class Ctx:
         elif isinstance(model, ProcessTask):
             self._run_process(item, model)
         elif isinstance(model, CaseTask):
-            inputs, errors = expressions.mapping(model.inputs, self.vars())
+            inputs, errors = expressions.mapping(model.inputs, self.vars(), self.state.expression_rules)
             item.effect_attempt += 1
             item.effect = {
                 "kind": "case",
@@ -221,7 +221,7 @@ class Ctx:
 
     def _activate_task(self, item: PlanItemState, model: HumanTask) -> None:
         data = self.vars()
-        shown, errors = expressions.mapping(model.input, data)
+        shown, errors = expressions.mapping(model.input, data, self.state.expression_rules)
         task = HumanTaskInfo(
             del_index=self.state.next_del_index, input=shown, activated_at=self.at,
             previous_user=None if self.actor.is_system else self.actor.user_id,
@@ -286,7 +286,7 @@ class Ctx:
 
     def apply_set(self, item: PlanItemState | None, assignments: dict[str, str]) -> list[str]:
         """Evaluate a `set` trigger; all or nothing: on any error nothing is set."""
-        values, errors = expressions.mapping(assignments, self.vars())
+        values, errors = expressions.mapping(assignments, self.vars(), self.state.expression_rules)
         if errors:
             return errors
         self.state.data.update(values)
@@ -313,7 +313,7 @@ class Ctx:
         if result["state"] != ItemState.Completed.value:
             self.fault(item, f"sub-case ended {result['state']}")
             return
-        values, errors = expressions.mapping(self.model(item).output, result["data"])
+        values, errors = expressions.mapping(self.model(item).output, result["data"], self.state.expression_rules)
         self.state.data.update({k: v for k, v in values.items() if v is not None})
         if errors:
             self.log(ev.ExpressionsFailed(what="output", errors=errors), item.id, "; ".join(errors))
@@ -413,7 +413,7 @@ class Ctx:
         for stage in active_stages:
             have = {i.definition_id for i in self.children(stage)}
             for model in self.defs.children(stage.definition_id):
-                if model.id not in have and expressions.condition(model.if_, data):
+                if model.id not in have and expressions.condition(model.if_, data, self.state.expression_rules):
                     self.create(model, stage.id)
                     changed = True
         if changed:

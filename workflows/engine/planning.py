@@ -25,7 +25,7 @@ def options(ctx: Ctx, actor: Actor) -> list[tuple[Any, PlanItemState]]:
         for parent in ctx.state.items.values():
             if parent.definition_id != parent_def or parent.state != ItemState.Active:
                 continue
-            if expressions.condition(model.if_, data) and access.may_plan(ctx.state, actor, model.plannableBy):
+            if expressions.condition(model.if_, data, ctx.state.expression_rules) and access.may_plan(ctx.state, actor, model.plannableBy):
                 out.append((model, parent))
     return out
 
@@ -47,7 +47,7 @@ def plan(ctx: Ctx, cmd: Plan) -> str:
         raise Conflict(f"'{model.id}' can be planned only while '{parent_def}' is active")
     if not access.may_plan(ctx.state, cmd.actor, model.plannableBy):
         raise Forbidden(f"planning '{model.id}' needs one of the roles {', '.join(model.plannableBy)}")
-    if not expressions.condition(model.if_, ctx.vars()):
+    if not expressions.condition(model.if_, ctx.vars(), ctx.state.expression_rules):
         raise Conflict(f"'{model.id}' does not apply now: {model.if_}")
     parent = active[0]
     # From a task's planning table the item goes into that task's own stage instance.

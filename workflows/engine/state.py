@@ -124,6 +124,10 @@ class CaseState(BaseModel):
     # holders and supervisors. States recorded before the field load as 1, and a run keeps
     # the rules its history was decided by (the workflow's `access-by-team` patch).
     access_rules: int = 1
+    # How its expressions are evaluated (engine/expressions.py RULES): states recorded before
+    # expression budgets load as 0, and a run keeps what its history was decided by (the
+    # workflow's `expression-budget` patch).
+    expression_rules: int = 0
 
     @property
     def plan(self) -> PlanItemState:
