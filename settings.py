@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     # How long a stopping worker (SIGTERM) lets its running activities finish before it
     # cancels them; under Kubernetes' default 30 s termination grace.
     worker_shutdown_grace_seconds: float = Field(default=25.0, ge=0, le=3600)
+    # How many cases a worker keeps in memory between their workflow tasks (the SDK's sticky
+    # cache). A case not cached replays its history before its next action: more memory
+    # against faster actions on many open cases (bench/README.md, open_cases.py).
+    worker_cached_cases: int = Field(default=1000, ge=10, le=100_000)
     # Lifetime of tokens issued by the local token endpoint.
     token_ttl_seconds: int = Field(default=3600, ge=60)
     # The ProcessMaker face: its one workspace (`/api/1.0/{workspace}/...`), the OAuth2

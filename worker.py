@@ -11,7 +11,7 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LogForwardingConfig, LoggingConfig, PrometheusConfig, Runtime, TelemetryConfig, TelemetryFilter
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker, WorkflowInboundInterceptor, WorkflowInterceptorClassInput
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import gc_tuning
@@ -37,15 +37,36 @@ def sandbox() -> SandboxedWorkflowRunner:
     return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
 
 
+class _CountInstances(Interceptor):
+    """Tells the eviction collector of each workflow instance the worker creates (gc_tuning)."""
+
+    def __init__(self, collector: gc_tuning.EvictionCollector) -> None:
+        self.collector = collector
+
+    def workflow_interceptor_class(self, input: WorkflowInterceptorClassInput) -> type[WorkflowInboundInterceptor]:
+        collector = self.collector
+
+        class Counted(WorkflowInboundInterceptor):
+            def __init__(self, next: WorkflowInboundInterceptor) -> None:
+                super().__init__(next)
+                collector.created()
+
+        return Counted
+
+
 def build_worker(client: Client, settings: Settings, db: Database, directory: Directory | None = None) -> Worker:
     """`directory`: BALANCED assignment expands groups with it (the settings' file when None)."""
     subcases = SubCaseActivities(db)
     read_model = ReadModelActivities(db, directory or Directory.load(settings.directory))
     http = HttpActivities(OutboundPolicy.parse(settings.http_allow))
+    # as many instances created as a quarter of the cache: at most that many evicted meanwhile
+    collector = gc_tuning.eviction_collector(every=max(50, settings.worker_cached_cases // 4))
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[CaseWorkflow],
+        max_cached_workflows=settings.worker_cached_cases,
+        interceptors=[_CountInstances(collector)],
         activities=[http.http_call, http.validate_output, subcases.prepare_sub_case, read_model.project_case, read_model.project_change,
                     read_model.balanced_pick],
         workflow_runner=sandbox(),

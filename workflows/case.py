@@ -24,8 +24,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import search_attributes as sa
     from workflows.actor import SYSTEM, Actor
-    from workflows.definition import Definition
-    from workflows.definition import HumanTask
+    from workflows.definition import Definition, HumanTask, shared_compiled
     from workflows.engine import access, expressions, projection, views
     from workflows.engine.commands import (
         AutoAssign, CaseCancelled, ChildDone, Claim, Command, Complete, Delegate, PauseEnded, Plan, ProcessDone, Revoke, TaskDue,
@@ -185,6 +184,20 @@ CaseInput.model_rebuild()
 _UNPUBLISHED = object()
 
 
+def _release(inp: CaseInput) -> None:
+    """Let go of what a run's input carried once it has been taken in. The SDK keeps the input
+    for the run's whole life, so its definition (the first run's) and its carried state would
+    otherwise stay in the worker's memory beside the live ones, for every cached case. Only
+    its settings are read afterwards (`self._input`)."""
+    inp.definition = None
+    inp.state = None
+    inp.inputs = {}
+    inp.team = []
+    inp.audit = []
+    inp.recent = []
+    inp.names = {}
+
+
 def _to_application_error(exc: Exception) -> ApplicationError:
     if isinstance(exc, DomainError):
         return ApplicationError(exc.message, {"errors": exc.details, "reason": exc.reason}, type=exc.kind, non_retryable=True)
@@ -235,6 +248,9 @@ class CaseWorkflow:
         self._clock_at: datetime | None = None
         if inp.state is not None:
             self._state = inp.state
+            # the cases of a definition version share one copy of it (worker memory)
+            self._state.definition = shared_compiled(inp.state.definition)
+            _release(inp)
             return
         assert inp.definition is not None and inp.actor is not None
         try:
@@ -249,6 +265,7 @@ class CaseWorkflow:
             return
         self._state = decision.state
         self._record(decision.events)
+        _release(inp)
 
     # ------------------------------------------------------------------ run
 
@@ -419,6 +436,9 @@ class CaseWorkflow:
                 )
             finally:
                 self._projecting = False
+            # not kept while the loop waits for the next change: every cached case would hold
+            # its last change (rows and audit entries) for as long as it stays in memory
+            del change
             # a gap: the store lost what it held (restored from a backup); write it whole
             self._projected = 0 if outcome == "gap" else max(self._projected, version)
             self._audit_projected = max(self._audit_projected, entries)

@@ -323,15 +323,30 @@ _COMPILED_LOCK = threading.Lock()  # workflow activations run on several threads
 
 def compiled_routes(definition: Definition) -> Definition:
     """`compile_routes(definition)`, computed once per distinct definition."""
+    return _once(_COMPILED, definition, compile_routes)
+
+
+# Compiled definitions as cases carry them across continue-as-new, by their JSON: each run
+# parses its own copy from its input, and a worker holds up to its cache's worth of cases,
+# so every case of a version shares one copy instead of keeping its own.
+_SHARED: dict[str, Definition] = {}
+
+
+def shared_compiled(compiled: Definition) -> Definition:
+    """The one instance of this (already compiled) definition the process keeps."""
+    return _once(_SHARED, compiled, lambda d: d)
+
+
+def _once(cache: dict[str, Definition], definition: Definition, make: Any) -> Definition:
     key = definition.model_dump_json()
     with _COMPILED_LOCK:
-        found = _COMPILED.get(key)
+        found = cache.get(key)
     if found is None:
-        found = compile_routes(definition)
+        found = make(definition)
         with _COMPILED_LOCK:
-            while len(_COMPILED) >= _COMPILED_MAX:
-                del _COMPILED[next(iter(_COMPILED))]
-            _COMPILED[key] = found
+            while len(cache) >= _COMPILED_MAX:
+                del cache[next(iter(cache))]
+            cache[key] = found
     return found
 
 
