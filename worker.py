@@ -29,7 +29,8 @@ from workflows.case import CaseWorkflow
 log = logging.getLogger("casework.worker")
 
 # The project's own modules are deterministic and imported once; the CEL library is a
-# native extension, and cel-python's parser (celpy, lark) builds its tables once. Passing them through keeps the sandbox from re-importing them per task.
+# native extension, and cel-python's parser (celpy, lark) builds its tables once. Passing
+# them through keeps the sandbox from re-importing them per task.
 PASSTHROUGH = ("workflows", "activities", "cel", "celpy", "lark", "pydantic", "pydantic_core", "yaml", "jsonpath_ng")
 
 

@@ -417,7 +417,7 @@ MAX_STAGE_DEPTH = 10
 # every case carries its definition through Temporal (its start and continue-as-new inputs)
 MAX_DEFINITION_BYTES = 256_000
 _MACROS = expression_cost.MACROS  # the comprehension macros, one list for both checks
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_IDENT = expression_cost.IDENT
 
 
 def comprehension_depth(expr: str) -> int:

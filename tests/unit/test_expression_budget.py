@@ -130,3 +130,18 @@ def test_a_definition_over_the_budget_on_its_literals_alone_is_refused_at_deploy
     assert f"at most {MAX_STEPS:,}" in problems[0].message
     # the same shape, small, deploys
     assert validate_definition(_trigger_definition("[1, 2, 3].map(a, [a, a])")) == []
+
+
+def test_syntax_the_parser_does_not_read_is_bounded_without_it() -> None:
+    # a trailing comma is taken by the library but not by the parser the bound is read from:
+    # a definition deployed before budgets may hold such an expression
+    odd = "[m, 1,].size() > 1"
+    with pytest.raises(Exception):
+        expression_cost.syntax(odd)
+    assert expressions.value(odd, {"m": 3}) == (True, None)
+    assert 0 < steps(odd, {"m": 3}) <= MAX_STEPS
+    # a comprehension it cannot see into is refused, however small its data
+    assert steps("[m,].map(v, v)", {"m": 1}) > MAX_STEPS
+    assert "over its budget" in (expressions.value("[m,].map(v, v)", {"m": 1})[1] or "")
+    problems = validate_definition(_trigger_definition(odd))
+    assert [p.path for p in problems] == ["triggers.t.set.x"]
