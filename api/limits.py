@@ -14,6 +14,28 @@ from api.errors import render, too_large
 
 DEFINITION_BODY_LIMIT = 1_000_000
 ENVELOPE_SLACK = 16_000
+# How deeply the data a request brings a case (start inputs, case-file changes, task outputs,
+# variables) may nest. Temporal's JSON converter refuses to serialize past a few hundred
+# levels, and the case carries its data a few levels down in its state: a deeper body was a
+# 500 from the gateway. Forms and integrations stay far below this.
+MAX_DATA_DEPTH = 32
+
+
+def too_deep(value: Any, field: str) -> dict[str, str] | None:
+    """A problem naming `field` when `value` nests deeper than MAX_DATA_DEPTH, else None."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth >= MAX_DATA_DEPTH:
+            return {"field": field, "message": f"nested more than {MAX_DATA_DEPTH} levels deep; at most {MAX_DATA_DEPTH}"}
+        stack.extend((child, depth + 1) for child in children)
+    return None
 
 
 class BodyLimit:

@@ -32,6 +32,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api import consistency, metrics
 from api.errors import ApiError, bad_request, conflict, forbidden, not_found, title, too_large, unprocessable
+from api.limits import too_deep
 from settings import Settings
 from store import audit, case_numbers, definitions, projection
 from store.db import Database
@@ -234,8 +235,9 @@ class CaseService:
         for i, member in enumerate(team):
             self.user(member.userId, f"caseTeam.users[{i}].userId")
         problems = check_start(definition, inputs, team, undeclared_inputs)
-        if problems:
-            raise unprocessable("the case cannot start with these inputs", problems)
+        deep = too_deep(inputs, "inputs")
+        if problems or deep:
+            raise unprocessable("the case cannot start with these inputs", problems or [deep])
         size = len(json.dumps(inputs, default=str))
         if size > self.settings.max_case_bytes:
             raise too_large(f"the inputs take {size} bytes; a case may hold at most {self.settings.max_case_bytes} bytes (CASEWORK_MAX_CASE_BYTES)")
@@ -306,6 +308,10 @@ class CaseService:
 
     async def act(self, case_id: str, actor: Actor, command: Any, idempotency_key: str | None) -> ActionResult:
         key = idempotency_key or uuid.uuid4().hex
+        for field in ("output", "data"):  # what commands carry into the case's data
+            deep = too_deep(getattr(command, field, None), field)
+            if deep:
+                raise unprocessable(f"the {field} is nested too deeply", [deep])
         try:
             result: ActionResult = await self._handle(case_id).execute_update(
                 CaseWorkflow.act,

@@ -168,3 +168,30 @@ async def test_an_expression_over_its_budget_fails_its_step_and_no_case_waits_fo
     short = await gateway.call("POST", "/cases", "author", json={"definition": definition["id"], "inputs": {"xs": [1, 2, 3]}})
     assert short.status_code == 201
     assert (await case_file(gateway, short.json()["caseInstanceId"]))["doubled"] == [2, 4, 6]
+
+
+async def test_data_nested_too_deeply_is_refused_on_every_face_and_loses_nothing(gateway: Gateway) -> None:
+    def nested(depth: int) -> Any:
+        value: Any = 1
+        for _ in range(depth):
+            value = [value]
+        return value
+
+    cid = (await gateway.start())["caseInstanceId"]
+    before = await case_file(gateway, cid)
+    # 500 levels used to fail the gateway with a 500 (the Temporal client could not
+    # serialize the command); the limit is 32
+    for path, body in ((f"/cases/{cid}/casefile", {"d": nested(500)}), (f"{WS}/cases/{cid}/variable", {"d": nested(40)})):
+        resp = await gateway.call("PUT", path, "author", json=body)
+        assert resp.status_code in (400, 422), (path, resp.status_code, resp.text[:300])
+        assert "32" in resp.text and "nested" in resp.text, resp.text[:300]
+    lists = _definition([{"id": "t", "type": "humanTask", "name": "T", "role": "author"}], roles={"author": {}},
+                        starterRole="author", startedBy=["authors"], inputs={"xs": {"type": "array"}})
+    assert (await gateway.call("POST", "/definitions", "admin", json=lists)).status_code == 201
+    start = await gateway.call("POST", "/cases", "author", json={"definition": lists["id"], "inputs": {"xs": nested(40)}})
+    assert start.status_code == 422 and "nested more than 32 levels" in start.text, start.text[:300]
+    assert (await gateway.call("POST", "/cases", "author", json={"definition": lists["id"], "inputs": {"xs": nested(20)}})).status_code == 201
+    # 32 levels are kept as sent
+    ok = await gateway.call("PUT", f"/cases/{cid}/casefile", "author", json={"d": nested(30)})
+    assert ok.status_code == 200, ok.text[:300]
+    assert (await case_file(gateway, cid)) == {**before, "d": nested(30)}
