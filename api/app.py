@@ -143,7 +143,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = "no such resource" if exc.status_code == 404 else ""
+        # FastAPI's own 400 is a body it could not parse: JSON nested past Python's recursion
+        # limit comes here, not as a validation error
+        detail = {404: "no such resource", 400: "the body could not be parsed (malformed, or nested too deeply)"}.get(exc.status_code, "")
         face = render(request.url.path, ApiError(exc.status_code, title(exc.status_code), detail, headers=exc.headers))
         return face or problem(exc.status_code, title(exc.status_code), detail)
 

@@ -185,6 +185,10 @@ async def test_data_nested_too_deeply_is_refused_on_every_face_and_loses_nothing
         resp = await gateway.call("PUT", path, "author", json=body)
         assert resp.status_code in (400, 422), (path, resp.status_code, resp.text[:300])
         assert "32" in resp.text and "nested" in resp.text, resp.text[:300]
+    # past Python's own recursion limit the body cannot be parsed at all: a 400 that says so
+    raw = '{"d": ' + "[" * 5000 + "1" + "]" * 5000 + "}"
+    unparsed = await gateway.call("PUT", f"/cases/{cid}/casefile", "author", content=raw, headers={"Content-Type": "application/json"})
+    assert unparsed.status_code == 400 and "nested too deeply" in unparsed.json()["detail"], unparsed.text[:300]
     lists = _definition([{"id": "t", "type": "humanTask", "name": "T", "role": "author"}], roles={"author": {}},
                         starterRole="author", startedBy=["authors"], inputs={"xs": {"type": "array"}})
     assert (await gateway.call("POST", "/definitions", "admin", json=lists)).status_code == 201
