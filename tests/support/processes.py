@@ -24,7 +24,12 @@ from tests.support.http_service import LOCAL_SERVICES
 
 async def start_dev_env() -> WorkflowEnvironment:
     """The dev server as tests, the history recorder and the benchmark use it: the venv's
-    binary, the pydantic converter, the case search attributes, SQLite in WAL mode."""
+    binary, the pydantic converter, the case search attributes, SQLite in WAL mode.
+
+    Its store is in memory unless CASEWORK_TEST_TEMPORAL_DB names a file: a long soak
+    (CASEWORK_SOAK_ACTIONS=100000) keeps gigabytes of closed runs' histories, more than the
+    in-memory store held (the server crashed inside SQLite after about 355 runs)."""
+    import os
     from datetime import timedelta
 
     from temporalio.contrib.pydantic import pydantic_data_converter
@@ -40,6 +45,7 @@ async def start_dev_env() -> WorkflowEnvironment:
         # start_local passes its own --log-level, so the level goes here, not in extra args.
         dev_server_log_level="error",
         dev_server_extra_args=devserver.SQLITE_PRAGMAS,
+        dev_server_database_filename=os.environ.get("CASEWORK_TEST_TEMPORAL_DB") or None,
         # The default 5 s is tight on a busy 2-core machine.
         dev_server_startup_timeout=timedelta(seconds=30),
     )
