@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     # caller's token (Casework-Consistency) and recent actions name, before answering what
     # it has and saying so (Casework-Consistency-Status: behind).
     consistency_wait_seconds: float = Field(default=5.0, ge=0, le=60)
+    # The event stream (GET /events): how often each gateway reads the event feed for new
+    # entries, and how often an idle stream sends a heartbeat comment.
+    events_poll_seconds: float = Field(default=0.2, gt=0, le=10)
+    events_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
     # How large a case may grow (its state as Temporal carries it, without its definition):
     # a change past it is refused with 413. New cases take the value at their start. It must
     # stay well under Temporal's 2 MB payload limit, since answers and continue-as-new inputs

@@ -18,7 +18,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from api import health, ibm, metrics, native
+from api import events, health, ibm, metrics, native
+from api.events import EventHub
 from api.consistency import ActionHeaders
 from api.request_ids import RequestIds
 from api.cors import allow_origins
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.directory = directory
         app.state.tokens = TokenService(settings, directory, db=db)
         app.state.service = svc
+        app.state.events = EventHub(db, settings.events_poll_seconds)
         if settings.definitions.is_dir():
             for line in await deploy_folder(svc, settings.definitions):
                 log.info("definition %s", line)
@@ -116,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await svc.settle()
+            await app.state.events.close()
             await db.close()
             gc_tuning.release()
 
@@ -165,6 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(token_router)
     app.include_router(native.router)
+    app.include_router(events.router)
     app.include_router(ibm.router)
     # before the ProcessMaker case actions: /cases/draft is a list, not the case "draft"
     app.include_router(pm_lists.router)

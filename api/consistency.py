@@ -70,6 +70,38 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
+def _tags(header: str) -> list[tuple[bool, str]]:
+    """The entity tags of an If-Match or If-None-Match value, as (weak, opaque text)."""
+    out = []
+    for part in header.split(","):
+        part = part.strip()
+        weak = part.startswith("W/")
+        part = part[2:] if weak else part
+        if len(part) >= 2 and part[0] == part[-1] == '"':
+            out.append((weak, part[1:-1]))
+    return out
+
+
+def if_match(header: str | None) -> list[int] | None:
+    """The case versions an If-Match header allows, for the engine's conditional command
+    (RFC 9110 13.1.1): None when there is no condition (no header, or `*`, which any case
+    that exists meets). Strong comparison: a weak tag, or a tag that is not one of ours,
+    matches nothing, so a header of only those is answered 412."""
+    if header is None or header.strip() == "*":
+        return None
+    return [int(text) for weak, text in _tags(header) if not weak and text.isdigit()][:20]
+
+
+def none_match(header: str | None, version: int) -> bool:
+    """Whether If-None-Match names this version (weak comparison, RFC 9110 13.1.2), so a
+    read answers 304 Not Modified."""
+    if header is None:
+        return False
+    if header.strip() == "*":
+        return True
+    return any(text == str(version) for _, text in _tags(header))
+
+
 # ------------------------------------------------------------------ the answer's headers
 
 

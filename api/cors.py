@@ -17,7 +17,8 @@ from api.consistency import HEADER, STATUS_HEADER
 from settings import cors_origins
 
 # What a script may send: the bearer token, bodies, and the gateway's own request headers.
-ALLOWED_HEADERS = ["Authorization", "Content-Type", "Accept", "Idempotency-Key", HEADER, "If-Match", "If-None-Match"]
+ALLOWED_HEADERS = ["Authorization", "Content-Type", "Accept", "Idempotency-Key", HEADER, "If-Match", "If-None-Match",
+                   "Last-Event-ID"]
 # What it may read besides the simple headers: versions, consistency, retry advice.
 EXPOSED_HEADERS = ["ETag", HEADER, STATUS_HEADER, "Retry-After", "Location", "WWW-Authenticate"]
 METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]

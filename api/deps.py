@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from api import consistency
 from api.auth import current_actor
 from api.service import CaseService
 from store.directory import Directory
@@ -32,3 +33,14 @@ IdempotencyKey = Annotated[
     Header(alias="Idempotency-Key", max_length=200, pattern=r"^[\x21-\x7e]+$",
            description="The same key sent again has one effect and gets the same answer."),
 ]
+
+
+async def if_match(
+    value: Annotated[str | None, Header(alias="If-Match", max_length=2000,
+                                        description="Act only if the case is still at this ETag; 412 otherwise.")] = None,
+) -> list[int] | None:
+    return consistency.if_match(value)
+
+
+# the versions a conditional action may find the case at (None: unconditional)
+IfMatch = Annotated[list[int] | None, Depends(if_match)]

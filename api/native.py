@@ -8,11 +8,11 @@ from collections.abc import Awaitable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from api.consistency import Fresh
-from api.deps import CurrentActor, IdempotencyKey, Service
+from api.consistency import Fresh, etag, none_match
+from api.deps import CurrentActor, IdempotencyKey, IfMatch, Service
 from api.errors import bad_request, not_found
 from api.service import CaseService
 from store import native_lists
@@ -83,6 +83,17 @@ class StartCaseResponse(BaseModel):
     caseInstanceId: str
     caseNumber: int
     name: str
+    nextTasks: list[TaskView] = Field(
+        default_factory=list, description="The tasks the new case (and sub-cases it started) offer or assign to the caller."
+    )
+
+
+class CompletedTask(TaskView):
+    nextTasks: list[TaskView] = Field(
+        default_factory=list,
+        description="The tasks this completion made available to the caller (claimable or assigned), in this case and in "
+                    "sub-cases it started.",
+    )
 
 
 class DiscretionaryItems(BaseModel):
@@ -163,6 +174,21 @@ async def get_definition(definitionId: str, actor: CurrentActor, svc: Service) -
 
 # ------------------------------------------------------------------ cases
 
+
+def _not_modified(request: Request, response: Response, version: int) -> Response | None:
+    """A read of one case carries the case version as its ETag; a client whose copy is that
+    version (If-None-Match) is answered 304 with no body."""
+    tag = etag(version)
+    if none_match(request.headers.get("if-none-match"), version):
+        return Response(status_code=304, headers={"ETag": tag})
+    response.headers["ETag"] = tag
+    return None
+
+
+async def _case_read(svc: CaseService, case_id: str, actor: Actor, request: Request, response: Response) -> tuple[CaseView, Response | None]:
+    view = await svc.case(case_id, actor)
+    return view, _not_modified(request, response, view.caseVersion)
+
 CaseId = Annotated[str, Path(max_length=200)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"at most {MAX_PAGE}")]
@@ -207,24 +233,27 @@ async def start_case(body: StartCaseBody, actor: CurrentActor, svc: Service, key
     started = await svc.start_case(
         actor, body.definition, body.inputs, body.caseTeam.users if body.caseTeam else [], body.caseInstanceId, key
     )
-    return StartCaseResponse(caseInstanceId=started.case_id, caseNumber=started.case_number, name=started.name)
+    return StartCaseResponse(caseInstanceId=started.case_id, caseNumber=started.case_number, name=started.name, nextTasks=started.next)
 
 
 @router.get("/cases/{caseId}", response_model=CaseView)
-async def get_case(caseId: CaseId, actor: CurrentActor, svc: Service) -> CaseView:
-    return await svc.case(caseId, actor)
+async def get_case(caseId: CaseId, actor: CurrentActor, svc: Service, request: Request, response: Response) -> Any:
+    view, unchanged = await _case_read(svc, caseId, actor, request, response)
+    return unchanged or view
 
 
 @router.get("/cases/{caseId}/planitems", response_model=list[PlanItemView])
-async def get_plan_items(caseId: CaseId, actor: CurrentActor, svc: Service) -> list[PlanItemView]:
-    return (await svc.case(caseId, actor)).planitems
+async def get_plan_items(caseId: CaseId, actor: CurrentActor, svc: Service, request: Request, response: Response) -> Any:
+    view, unchanged = await _case_read(svc, caseId, actor, request, response)
+    return unchanged or view.planitems
 
 
 @router.post("/cases/{caseId}/planitems/{planItemId}/{transition}", response_model=PlanItemView)
 async def transition_plan_item(
-    caseId: CaseId, planItemId: str, transition: str, actor: CurrentActor, svc: Service, key: IdempotencyKey = None
+    caseId: CaseId, planItemId: str, transition: str, actor: CurrentActor, svc: Service, key: IdempotencyKey = None,
+    cond: IfMatch = None,
 ) -> PlanItemView:
-    result = await svc.act(caseId, actor, Transition(actor=actor, item_id=planItemId, transition=transition), key)
+    result = await svc.act(caseId, actor, Transition(actor=actor, item_id=planItemId, transition=transition), key, cond)
     assert result.item is not None
     return result.item
 
@@ -237,12 +266,12 @@ async def get_discretionary_items(caseId: CaseId, actor: CurrentActor, svc: Serv
 
 @router.post("/cases/{caseId}/discretionaryitems/plan", response_model=PlanResponse)
 async def plan_discretionary_item(
-    caseId: CaseId, body: PlanBody, actor: CurrentActor, svc: Service, key: IdempotencyKey = None
+    caseId: CaseId, body: PlanBody, actor: CurrentActor, svc: Service, key: IdempotencyKey = None, cond: IfMatch = None,
 ) -> PlanResponse:
     if not body.definitionId and not body.name:
         raise bad_request("name the discretionary item by definitionId or name")
     cmd = Plan(actor=actor, definition_id=body.definitionId or "", parent_id=body.parentId, name=body.name)
-    result = await svc.act(caseId, actor, cmd, key)
+    result = await svc.act(caseId, actor, cmd, key, cond)
     assert result.planItemId is not None
     return PlanResponse(planItemId=result.planItemId)
 
@@ -256,31 +285,39 @@ async def _team_answer(svc: CaseService, case_id: str, actor: Actor, result: Any
 
 
 @router.get("/cases/{caseId}/caseteam", response_model=TeamBody)
-async def get_case_team(caseId: CaseId, actor: CurrentActor, svc: Service) -> TeamBody:
-    return TeamBody(users=(await svc.case(caseId, actor)).team.users)
+async def get_case_team(caseId: CaseId, actor: CurrentActor, svc: Service, request: Request, response: Response) -> Any:
+    view, unchanged = await _case_read(svc, caseId, actor, request, response)
+    return unchanged or TeamBody(users=view.team.users)
 
 
 @router.post("/cases/{caseId}/caseteam/users", response_model=TeamBody)
-async def add_team_member(caseId: CaseId, body: TeamMember, actor: CurrentActor, svc: Service, key: IdempotencyKey = None) -> TeamBody:
+async def add_team_member(
+    caseId: CaseId, body: TeamMember, actor: CurrentActor, svc: Service, key: IdempotencyKey = None, cond: IfMatch = None,
+) -> TeamBody:
     svc.user(body.userId, "userId")
-    return await _team_answer(svc, caseId, actor, await svc.act(caseId, actor, TeamAdd(actor=actor, member=body), key))
+    return await _team_answer(svc, caseId, actor, await svc.act(caseId, actor, TeamAdd(actor=actor, member=body), key, cond))
 
 
 @router.delete("/cases/{caseId}/caseteam/users/{userId}", response_model=TeamBody)
-async def remove_team_member(caseId: CaseId, userId: str, actor: CurrentActor, svc: Service, key: IdempotencyKey = None) -> TeamBody:
-    return await _team_answer(svc, caseId, actor, await svc.act(caseId, actor, TeamRemove(actor=actor, user_id=userId), key))
+async def remove_team_member(
+    caseId: CaseId, userId: str, actor: CurrentActor, svc: Service, key: IdempotencyKey = None, cond: IfMatch = None,
+) -> TeamBody:
+    return await _team_answer(svc, caseId, actor, await svc.act(caseId, actor, TeamRemove(actor=actor, user_id=userId), key, cond))
 
 
 @router.get("/cases/{caseId}/casefile", response_model=dict[str, Any])
-async def get_case_file(caseId: CaseId, actor: CurrentActor, svc: Service) -> dict[str, Any]:
-    return (await svc.case(caseId, actor)).file
+async def get_case_file(caseId: CaseId, actor: CurrentActor, svc: Service, request: Request, response: Response) -> Any:
+    view, unchanged = await _case_read(svc, caseId, actor, request, response)
+    return unchanged or view.file
 
 
 @router.put("/cases/{caseId}/casefile", response_model=dict[str, Any])
-async def merge_case_file(caseId: CaseId, body: Output, actor: CurrentActor, svc: Service, key: IdempotencyKey = None) -> dict[str, Any]:
+async def merge_case_file(
+    caseId: CaseId, body: Output, actor: CurrentActor, svc: Service, key: IdempotencyKey = None, cond: IfMatch = None,
+) -> dict[str, Any]:
     # the file as the case recorded it right after this change: kept with the key, so a
     # retry gets this first answer, not the file as it is by then (likewise the team)
-    result = await svc.act(caseId, actor, MergeFile(actor=actor, data=body), key)
+    result = await svc.act(caseId, actor, MergeFile(actor=actor, data=body), key, cond)
     # answers kept from before the file was part of them: today's file is all there is
     return result.file if result.file is not None else (await svc.case(caseId, actor)).file
 
@@ -330,46 +367,60 @@ async def count_my_tasks(actor: CurrentActor, svc: Service, _fresh: Fresh) -> Ta
 
 
 @router.get("/tasks/case/{caseId}", response_model=list[TaskView])
-async def get_case_tasks(caseId: CaseId, actor: CurrentActor, svc: Service) -> list[TaskView]:
-    return await svc.tasks(caseId, actor)
+async def get_case_tasks(caseId: CaseId, actor: CurrentActor, svc: Service, request: Request, response: Response) -> Any:
+    found = await svc.case_tasks(caseId, actor)
+    return _not_modified(request, response, found.caseVersion) or found.tasks
 
 
 @router.get("/tasks/{taskId}", response_model=TaskView)
-async def get_task(taskId: str, actor: CurrentActor, svc: Service) -> TaskView:
-    return await svc.task(taskId, actor)
+async def get_task(taskId: str, actor: CurrentActor, svc: Service, request: Request, response: Response) -> Any:
+    task, version = await svc.task(taskId, actor)
+    return _not_modified(request, response, version) or task
 
 
-async def _task_action(svc: CaseService, task_id: str, actor: Actor, command: Any, key: str | None) -> TaskView:
+async def _task_action(
+    svc: CaseService, task_id: str, actor: Actor, command: Any, key: str | None, cond: list[int] | None
+) -> TaskView:
+    return (await _task_result(svc, task_id, actor, command, key, cond))[0]
+
+
+async def _task_result(
+    svc: CaseService, task_id: str, actor: Actor, command: Any, key: str | None, cond: list[int] | None
+) -> tuple[TaskView, Any]:
     case_id, _ = svc.split_task(task_id)
-    result = await svc.act(case_id, actor, command, key)
+    result = await svc.act(case_id, actor, command, key, cond)
     if result.task is None:
         raise not_found(f"no task '{task_id}'")
-    return result.task
+    return result.task, result
 
 
 @router.put("/tasks/{taskId}/claim", response_model=TaskView)
-async def claim_task(taskId: str, actor: CurrentActor, svc: Service, key: IdempotencyKey = None) -> TaskView:
-    return await _task_action(svc, taskId, actor, Claim(actor=actor, item_id=svc.split_task(taskId)[1]), key)
+async def claim_task(taskId: str, actor: CurrentActor, svc: Service, key: IdempotencyKey = None, cond: IfMatch = None) -> TaskView:
+    return await _task_action(svc, taskId, actor, Claim(actor=actor, item_id=svc.split_task(taskId)[1]), key, cond)
 
 
 @router.put("/tasks/{taskId}/revoke", response_model=TaskView)
-async def revoke_task(taskId: str, actor: CurrentActor, svc: Service, key: IdempotencyKey = None) -> TaskView:
-    return await _task_action(svc, taskId, actor, Revoke(actor=actor, item_id=svc.split_task(taskId)[1]), key)
+async def revoke_task(taskId: str, actor: CurrentActor, svc: Service, key: IdempotencyKey = None, cond: IfMatch = None) -> TaskView:
+    return await _task_action(svc, taskId, actor, Revoke(actor=actor, item_id=svc.split_task(taskId)[1]), key, cond)
 
 
 @router.put("/tasks/{taskId}/assign", response_model=TaskView)
-async def assign_task(taskId: str, body: AssigneeBody, actor: CurrentActor, svc: Service, key: IdempotencyKey = None) -> TaskView:
+async def assign_task(
+    taskId: str, body: AssigneeBody, actor: CurrentActor, svc: Service, key: IdempotencyKey = None, cond: IfMatch = None,
+) -> TaskView:
     cmd = Assign(actor=actor, item_id=svc.split_task(taskId)[1], assignee=svc.user(body.assignee))
-    return await _task_action(svc, taskId, actor, cmd, key)
+    return await _task_action(svc, taskId, actor, cmd, key, cond)
 
 
 @router.put("/tasks/{taskId}/delegate", response_model=TaskView)
-async def delegate_task(taskId: str, body: AssigneeBody, actor: CurrentActor, svc: Service, key: IdempotencyKey = None) -> TaskView:
+async def delegate_task(
+    taskId: str, body: AssigneeBody, actor: CurrentActor, svc: Service, key: IdempotencyKey = None, cond: IfMatch = None,
+) -> TaskView:
     cmd = Delegate(actor=actor, item_id=svc.split_task(taskId)[1], assignee=svc.user(body.assignee))
-    return await _task_action(svc, taskId, actor, cmd, key)
+    return await _task_action(svc, taskId, actor, cmd, key, cond)
 
 
-@router.post("/tasks/{taskId}/complete", response_model=TaskView)
+@router.post("/tasks/{taskId}/complete", response_model=CompletedTask)
 async def complete_task(
     taskId: str,
     actor: CurrentActor,
@@ -377,14 +428,18 @@ async def complete_task(
     body: Output = None,  # type: ignore[assignment]
     next: Annotated[str | None, Query(description="SELECT routes: the plan item to go to next")] = None,
     key: IdempotencyKey = None,
-) -> TaskView:
+    cond: IfMatch = None,
+) -> CompletedTask:
     cmd = Complete(actor=actor, item_id=svc.split_task(taskId)[1], output=body or {}, next=next)
-    return await _task_action(svc, taskId, actor, cmd, key)
+    task, result = await _task_result(svc, taskId, actor, cmd, key, cond)
+    return CompletedTask(**task.model_dump(), nextTasks=await svc.next_tasks(actor, result.next))
 
 
 @router.put("/tasks/{taskId}", response_model=TaskView)
-async def save_task(taskId: str, body: Output, actor: CurrentActor, svc: Service, key: IdempotencyKey = None) -> TaskView:
-    return await _task_action(svc, taskId, actor, Save(actor=actor, item_id=svc.split_task(taskId)[1], output=body), key)
+async def save_task(
+    taskId: str, body: Output, actor: CurrentActor, svc: Service, key: IdempotencyKey = None, cond: IfMatch = None,
+) -> TaskView:
+    return await _task_action(svc, taskId, actor, Save(actor=actor, item_id=svc.split_task(taskId)[1], output=body), key, cond)
 
 
 @router.post("/tasks/{taskId}/validate", response_model=ValidationAnswer)

@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -45,12 +45,14 @@ from workflows.public import (
     AuditEntry,
     AuditTail,
     CaseInput,
+    CaseTasks,
     CaseView,
     CaseWorkflow,
     Definition,
     ITEM_TYPES,
     DiscretionaryOptions,
     DomainError,
+    NextWork,
     TaskView,
     TeamMember,
     check_start,
@@ -74,8 +76,11 @@ FINAL_RPC_STATUSES = frozenset({
     RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.PERMISSION_DENIED, RPCStatusCode.UNAUTHENTICATED,
     RPCStatusCode.UNIMPLEMENTED, RPCStatusCode.OUT_OF_RANGE, RPCStatusCode.ALREADY_EXISTS,
 })
-_STATUS = {"NotFound": 404, "Forbidden": 403, "Conflict": 409, "Invalid": 422, "BadRequest": 400, "TooLarge": 413}
+_STATUS = {"NotFound": 404, "Forbidden": 403, "Conflict": 409, "Invalid": 422, "BadRequest": 400, "TooLarge": 413,
+           "PreconditionFailed": 412}
 T = TypeVar("T")
+# Sub-cases whose first tasks one answer looks for (nested ones included).
+MAX_NEXT_CASES = 20
 # Parsed definitions kept by the gateway (least recently added dropped first).
 DEFINITION_CACHE = 256
 
@@ -107,6 +112,8 @@ class Started:
     case_id: str
     case_number: int
     name: str
+    # the tasks the new case (and sub-cases it started) made available to its starter
+    next: list[TaskView] = field(default_factory=list)
 
 
 def definition_problems(raw: Any) -> tuple[Definition | None, list[dict[str, str]]]:
@@ -294,7 +301,7 @@ class CaseService:
         # A start writes its case before answering, so every gateway lists a new case once its
         # start has answered (a start is no hot loop; an action's write follows its answer).
         await self._answered(actor, case_id, result).wait()
-        return Started(case_id, number, title)
+        return Started(case_id, number, title, await self.next_tasks(actor, result.next))
 
     async def _exists(self, case_id: str) -> bool:
         try:
@@ -306,12 +313,19 @@ class CaseService:
     def _handle(self, case_id: str) -> WorkflowHandle[Any, Any]:
         return self.client.get_workflow_handle(case_id)
 
-    async def act(self, case_id: str, actor: Actor, command: Any, idempotency_key: str | None) -> ActionResult:
+    async def act(
+        self, case_id: str, actor: Actor, command: Any, idempotency_key: str | None, if_match: list[int] | None = None
+    ) -> ActionResult:
+        """`if_match`: the case versions the caller's copy may be at (If-Match); the case
+        refuses the action with 412 when it is at another, in the same step that would
+        apply it, so of two racing writers on one version exactly one lands."""
         key = idempotency_key or uuid.uuid4().hex
-        for field in ("output", "data"):  # what commands carry into the case's data
-            deep = too_deep(getattr(command, field, None), field)
+        if if_match is not None:
+            command = command.model_copy(update={"if_version": if_match})
+        for name in ("output", "data"):  # what commands carry into the case's data
+            deep = too_deep(getattr(command, name, None), name)
             if deep:
-                raise unprocessable(f"the {field} is nested too deeply", [deep])
+                raise unprocessable(f"the {name} is nested too deeply", [deep])
         try:
             result: ActionResult = await self._handle(case_id).execute_update(
                 CaseWorkflow.act,
@@ -448,6 +462,43 @@ class CaseService:
     async def tasks(self, case_id: str, actor: Actor) -> list[TaskView]:
         return await self._query(case_id, CaseWorkflow.tasks, actor)
 
+    async def case_tasks(self, case_id: str, actor: Actor) -> CaseTasks:
+        """The case's tasks as the caller sees them, with the version they were read at."""
+        return await self._query(case_id, CaseWorkflow.case_tasks, actor)
+
+    async def next_tasks(self, actor: Actor, work: NextWork | None) -> list[TaskView]:
+        """The tasks an action made available to the caller: those its case answered, and
+        those of the sub-cases it started, each read once the sub-case has started (within
+        the consistency wait; one that starts later is in the lists and the stream)."""
+        if work is None:
+            return []
+        found = list(work.tasks)
+        deadline = asyncio.get_running_loop().time() + self.settings.consistency_wait_seconds
+        pending = list(work.cases)[:MAX_NEXT_CASES]
+        seen = 0
+        while pending and seen < MAX_NEXT_CASES:
+            child = pending.pop(0)
+            seen += 1
+            child_work = await self._started_work(child, actor, deadline)
+            if child_work is not None:
+                found += child_work.tasks
+                pending += child_work.cases
+        return found
+
+    async def _started_work(self, case_id: str, actor: Actor, deadline: float) -> NextWork | None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                return await self._handle(case_id).query(
+                    CaseWorkflow.next_work, actor, result_type=NextWork,
+                    rpc_timeout=timedelta(seconds=max(0.1, deadline - loop.time())),
+                )
+            except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError):
+                pass  # not started yet (its parent starts it right after answering), or not answering
+            if loop.time() >= deadline:
+                return None
+            await asyncio.sleep(0.05)
+
     async def history(
         self, case_id: str, actor: Actor, offset: int = 0, limit: int | None = None, transitions: frozenset[str] | None = None
     ) -> list[AuditEntry]:
@@ -467,11 +518,13 @@ class CaseService:
     async def discretionary(self, case_id: str, actor: Actor) -> DiscretionaryOptions:
         return await self._query(case_id, CaseWorkflow.discretionary, actor)
 
-    async def task(self, task_id: str, actor: Actor) -> TaskView:
+    async def task(self, task_id: str, actor: Actor) -> tuple[TaskView, int]:
+        """The task, and the case version it was read at."""
         case_id, item_id = self.split_task(task_id)
-        for task in await self.tasks(case_id, actor):
+        found = await self.case_tasks(case_id, actor)
+        for task in found.tasks:
             if task.planItemId == item_id:
-                return task
+                return task, found.caseVersion
         raise not_found(f"no task '{task_id}'")
 
     @staticmethod
@@ -528,7 +581,12 @@ class CaseService:
         assert isinstance(cause, ApplicationError)
         details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
         extra = {k: details[k] for k in ("errors", "reason") if details.get(k)}
-        return ApiError(status, title(status), cause.message, extra=extra or None)
+        headers = {}
+        if status == 412:  # the client reads the case again, or retries on this version
+            current = next((e.get("currentVersion") for e in details.get("errors") or [] if isinstance(e, dict)), None)
+            if isinstance(current, int):
+                headers["ETag"] = consistency.etag(current)
+        return ApiError(status, title(status), cause.message, headers=headers, extra=extra or None)
 
     @staticmethod
     def _timed_out() -> ApiError:

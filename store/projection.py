@@ -17,17 +17,22 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.db import Database
-from store.tables import AuditRow, CaseRow, DelegationPrincipalRow, DelegationRow, ParticipationRow
+from store.tables import AuditRow, CaseRow, DelegationPrincipalRow, DelegationRow, FeedRow, ParticipationRow
 from workflows.engine.projection import CaseChange, CaseDoc, DelegationDoc
 
 CANDIDATE = "candidate"
 VIEWER = "viewer"
 Outcome = Literal["written", "stale", "gap"]
+# PostgreSQL: writers append to the event feed one at a time (a transaction-scoped advisory
+# lock), so feed ids are in commit order and a reader going forward by id skips nothing.
+FEED_LOCK = 0x63617365  # "case"
+# entries appended to the feed by one write, at most (more follow with the next write)
+FEED_BATCH = 5000
 
 _CASE_FIELDS = [c for c in CaseDoc.model_fields if c not in ("delegations", "participations")]
 # the case's fields that every delegation row repeats, so lists need no join
@@ -130,6 +135,14 @@ class _Statements:
         self.drop_participations = delete(parts).where(parts.c.case_id == bindparam("k_case"))
         self.participations = insert(parts).on_conflict_do_nothing()
         self.audit = insert(AuditRow.__table__).on_conflict_do_nothing()
+        feed, audit = FeedRow.__table__, AuditRow.__table__
+        self.fed_upto = select(func.max(feed.c.seq)).where(feed.c.case_id == bindparam("k_case"))
+        self.unfed = (
+            select(audit.c.seq).where(audit.c.case_id == bindparam("k_case"), audit.c.seq >= bindparam("k_from"))
+            .order_by(audit.c.seq).limit(FEED_BATCH)
+        )
+        self.first_stored = select(func.min(audit.c.seq)).where(audit.c.case_id == bindparam("k_case"))
+        self.feed = insert(feed).on_conflict_do_nothing()
 
 
 _STATEMENTS: dict[bool, _Statements] = {}
@@ -200,3 +213,22 @@ async def _write_audit(db: Database, session: AsyncSession, change: CaseChange) 
         for a in change.audit
     ]
     await session.execute(_statements(db).audit, rows)
+    await _append_to_feed(db, session, case_id)
+
+
+async def _append_to_feed(db: Database, session: AsyncSession, case_id: str) -> None:
+    """Append the case's stored entries that follow what the feed has of it, in their order
+    and without a gap: an entry written ahead of an earlier one waits in the audit table
+    until the earlier one arrives, so the stream shows every case's entries in order. A case
+    with nothing in the feed yet starts at the first entry the read model holds of it (a
+    case's first write carries its first entry; one older than the feed is fed from the
+    start of what is stored, FEED_BATCH entries per write)."""
+    sql = _statements(db)
+    if not db.is_sqlite:
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FEED_LOCK})
+    fed = await session.scalar(sql.fed_upto, {"k_case": case_id})
+    start = (await session.scalar(sql.first_stored, {"k_case": case_id}) or 0) if fed is None else fed + 1
+    seqs = list(await session.scalars(sql.unfed, {"k_case": case_id, "k_from": start}))
+    contiguous = [s for i, s in enumerate(seqs) if s == start + i]
+    if contiguous:
+        await session.execute(sql.feed, [{"case_id": case_id, "seq": s} for s in contiguous])

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -215,6 +215,19 @@ class AuditRow(Base):
     # the CMMN transition of an ItemTransitioned event (the IBM face's task dates)
     transition: Mapped[str | None] = mapped_column(String(40), nullable=True)
     event: Mapped[dict[str, Any] | None] = mapped_column(JsonDict, nullable=True)
+
+
+class FeedRow(Base):
+    """The order in which the read model committed audit entries, across all cases: the event
+    stream (`GET /events`) reads it forward from a client's last id. Each case's entries are
+    appended in their own order, with no gap (store/projection.py)."""
+
+    __tablename__ = "event_feed"
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_event_feed_entry"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(String(200))
+    seq: Mapped[int] = mapped_column(Integer)
 
 
 class BalancedCounterRow(Base):

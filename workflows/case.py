@@ -153,6 +153,8 @@ class ActionResult(BaseModel):
     # retried key gets its first answer
     file: dict[str, Any] | None = None
     team: list[TeamMember] | None = None
+    # a completion's answer: what it made available to the caller (views.next_work)
+    next: views.NextWork | None = None
     # the rows this answer's state changed, for the gateway to write into the read model
     # (only in the first answer: the idempotency window keeps answers without it)
     change: projection.CaseChange | None = None
@@ -606,11 +608,15 @@ class CaseWorkflow:
             errors += await self._external_validation(cmd, decision) if not errors else []
             valid = not errors
         else:
+            before = self._state
             self._adopt(decision, cmd)
             if decision.trigger_call is not None:
                 await self._run_trigger(cmd.name, decision.trigger_call)
             await self._catch_up()
         result = self._result(cmd, decision, valid, errors)
+        if cmd.kind == "complete":
+            # `before` is the state the command was decided on (`decide` returns a new one)
+            result.next = views.next_work(before, self._state, cmd.actor)
         self._remember(key, result)
         if self._after_record and cmd.kind != "validate":
             return result.model_copy(update={"change": self._hand_out()})
@@ -652,7 +658,10 @@ class CaseWorkflow:
             raise self._start_error
         await self._catch_up()
         change = self._hand_out() if self._after_record else None
-        return ActionResult(caseId=self._state.case_id, caseVersion=self._state.version, caseState=self._state.plan.state.value, change=change)
+        # what the starter can work on at once (the starting actor is the input's)
+        work = views.next_work(None, self._state, self._input.actor) if self._input.actor else None
+        return ActionResult(caseId=self._state.case_id, caseVersion=self._state.version, caseState=self._state.plan.state.value,
+                            change=change, next=work)
 
     async def _run_trigger(self, name: str, call: dict[str, Any]) -> None:
         """An http trigger run on request: its outcome is applied, and a failure is the
@@ -768,6 +777,19 @@ class CaseWorkflow:
             return views.tasks(self._state)
         offered = views.tasks(self._state, lambda item_id: access.offered_to(self._state, actor, item_id))
         return offered or None
+
+    @workflow.query
+    def case_tasks(self, actor: Actor) -> views.CaseTasks | None:
+        """`tasks`, with the case version they were read at (the ETag of task reads)."""
+        found = self.tasks(actor)
+        return None if found is None else views.CaseTasks(caseVersion=self._state.version, tasks=found)
+
+    @workflow.query
+    def next_work(self, actor: Actor) -> views.NextWork | None:
+        """What the caller can work on in this case now (a new case's answer, a sub-case the
+        caller's completion started); None for those who may not see the case."""
+        work = views.next_work(None, self._state, actor)
+        return work if self._visible(actor) or work.tasks else None
 
     @workflow.query
     def discretionary(self, actor: Actor) -> views.DiscretionaryOptions | None:

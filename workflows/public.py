@@ -25,7 +25,8 @@ from workflows.engine.state import AuditEntry, ItemState, TaskState, TeamMember
 from workflows.engine.status import STATUS_LABELS
 from workflows.search_attributes import at_start as start_search_attributes
 from workflows.engine.views import (
-    CaseSummary, CaseView, DiscretionaryItemView, DiscretionaryOptions, PlanItemView, TaskView, split_task_id, task_id, task_view,
+    CaseSummary, CaseTasks, CaseView, DiscretionaryItemView, DiscretionaryOptions, NextWork, PlanItemView, TaskView, split_task_id,
+    task_id, task_view,
 )
 
 __all__ = [
@@ -34,6 +35,6 @@ __all__ = [
     "Assign", "CancelCase", "Claim", "Complete", "Delegate", "DeleteCase", "MergeFile", "Pause", "Plan", "Reassign",
     "Revoke", "RunTrigger", "Save", "TeamAdd", "TeamRemove", "Transition", "Unpause", "Validate", "check_start",
     "start_state", "reasons", "DomainError", "transition_of", "principals_of", "start_tasks", "AuditEntry", "ItemState", "TaskState",
-    "TeamMember", "STATUS_LABELS", "CaseSummary", "CaseView", "DiscretionaryItemView", "DiscretionaryOptions",
+    "TeamMember", "STATUS_LABELS", "CaseSummary", "CaseTasks", "CaseView", "NextWork", "DiscretionaryItemView", "DiscretionaryOptions",
     "PlanItemView", "TaskView", "split_task_id", "task_id", "task_view", "start_search_attributes",
 ]

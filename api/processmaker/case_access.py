@@ -28,6 +28,7 @@ from api.service import CaseRecord, CaseService
 from store.directory import Directory
 from store.tables import DelegationRow
 from workflows.public import (
+    ActionResult,
     Actor,
     CaseView,
     Definition,
@@ -165,9 +166,9 @@ async def snapshot(svc: CaseService, app_uid: str, actor: Actor, missing: Missin
 
 async def act(
     svc: CaseService, app_uid: str, actor: Actor, command: Any, key: str | None, missing: Missing = no_such_case
-) -> None:
+) -> ActionResult:
     try:
-        await svc.act(app_uid, actor, command, key)
+        return await svc.act(app_uid, actor, command, key)
     except ApiError as exc:
         # Every command names a plan item the face resolved itself, so a 404 is the case.
         if exc.status == 404:

@@ -53,6 +53,8 @@ from api.processmaker.schemas import (
     DelIndexBody,
     ImpersonateBody,
     NewCaseAnswer,
+    NextTask,
+    RouteAnswer,
     NewCaseBody,
     PauseBody,
     ReassignBody,
@@ -71,6 +73,7 @@ from workflows.public import (
     Reassign,
     reasons,
     RunTrigger,
+    TaskView,
     Unpause,
     may_start,
     start_tasks,
@@ -110,6 +113,14 @@ async def _start(
         undeclared_inputs=True,
     )
     return NewCaseAnswer(app_uid=started.case_id, app_number=started.case_number)
+
+
+def _next_tasks(tasks: list[TaskView]) -> list[NextTask]:
+    return [
+        NextTask(app_uid=t.caseInstanceId, tas_uid=t.definitionId or t.planItemId, tas_title=t.taskName,
+                 del_index=t.delIndex, usr_uid=t.assignee or "")
+        for t in tasks
+    ]
 
 
 @router.post("/cases", response_model=NewCaseAnswer, summary="Start a new case assigned to the caller")
@@ -221,18 +232,20 @@ async def batch_reassign(
     return BatchAnswer(cases=results)
 
 
-@router.put("/cases/{app_uid}/route-case", response_class=Response, summary="Route the caller's delegation")
+@router.put("/cases/{app_uid}/route-case", response_model=RouteAnswer, summary="Route the caller's delegation")
 async def route_case(
     app_uid: AppUid, actor: CurrentActor, svc: Service,
     body: Annotated[RouteBody | None, Body()] = None, key: IdempotencyKey = None,
-) -> Response:
+) -> RouteAnswer:
+    """The seed answers 200 with no body; this answers the tasks the routing made available
+    to the caller (`next_tasks`), which a client reading only the status ignores."""
     require(actor, PM_CASES)
     body = body or RouteBody()
     snap = await snapshot(svc, app_uid, actor)
     task = pick(snap.tasks, body.del_index, prefer=actor.user_id)
     # The draft saved on the task is its output: completing merges it into the case data.
-    await act(svc, app_uid, actor, Complete(actor=actor, item_id=task.planItemId, next=body.next_tas_uid), key)
-    return ok()
+    result = await act(svc, app_uid, actor, Complete(actor=actor, item_id=task.planItemId, next=body.next_tas_uid), key)
+    return RouteAnswer(next_tasks=_next_tasks(await svc.next_tasks(actor, result.next)))
 
 
 @router.put("/cases/{app_uid}/claim", response_class=Response, summary="Claim an unassigned delegation")

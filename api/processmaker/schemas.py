@@ -28,9 +28,24 @@ class ImpersonateBody(NewCaseBody):
     usr_uid: str | None = Field(default=None, max_length=200)
 
 
+class NextTask(BaseModel):
+    """A task a start or a route made available to the caller (offered or assigned), so a
+    client opens its form at once: not in the seed, which answers routing with nothing."""
+
+    app_uid: str
+    tas_uid: str
+    tas_title: str
+    del_index: int
+    usr_uid: str
+
+
 class NewCaseAnswer(BaseModel):
     app_uid: str
     app_number: int
+
+
+class RouteAnswer(BaseModel):
+    next_tasks: list[NextTask]
 
 
 class CurrentTaskOfCase(BaseModel):

@@ -125,6 +125,15 @@ async def ok(resp: Awaitable[Any]) -> None:
     assert r.content == b""
 
 
+async def routed(resp: Awaitable[Any]) -> list[dict[str, Any]]:
+    """route-case answers 200 and, beyond the seed's empty answer, the tasks it made
+    available to the caller."""
+    r = await resp
+    assert r.status_code == 200, r.text
+    assert set(r.json()) == {"next_tasks"}, r.text
+    return r.json()["next_tasks"]
+
+
 async def join(gw: Gateway, app_uid: str, username: str) -> None:
     """The starter (an owner) puts `username` on the case team (the native endpoint: the
     ProcessMaker face has none), so that they see the case."""
@@ -148,7 +157,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 30.0
 async def past_split(gw: Gateway) -> str:
     """A case routed from its first task: finance and legal open and unassigned."""
     app_uid = await new_case(gw)
-    await ok(put(gw, app_uid, "route-case"))
+    await routed(put(gw, app_uid, "route-case"))
     return app_uid
 
 
@@ -279,7 +288,7 @@ async def test_a_php_client_may_send_form_bodies(pm: Gateway) -> None:
     await ok(pm.call("PUT", f"{WS}/cases/{app_uid}/variable", "author", content="note=from+a+form", headers=form))
     shown = (await pm.call("GET", f"{WS}/cases/{app_uid}/variables", "author")).json()
     assert shown["note"] == "from a form" and shown["amount"] == "23456.99"
-    await ok(pm.call("PUT", f"{WS}/cases/{app_uid}/route-case", "author", content="del_index=1", headers=form))
+    await routed(pm.call("PUT", f"{WS}/cases/{app_uid}/route-case", "author", content="del_index=1", headers=form))
     assert (await info(pm, app_uid))["app_status"] == "TO_DO"
     # a declared number that is no number is still refused; so is a form PHP could not have built
     bad = await pm.call("POST", f"{WS}/cases", "author", content=f"pro_uid={DEF_ID}&tas_uid=register&variables%5B0%5D%5Bamount%5D=1%2C000", headers=form)
@@ -384,21 +393,25 @@ async def test_sec_join_waits_for_both_branches_then_select_routes(pm: Gateway) 
     await ok(put(pm, app_uid, "claim", "rev2"))  # the other unassigned one: legal, 3
     assert (await current(pm, app_uid)) == {"finance": 2, "legal": 3}
     # route-case without del_index routes the caller's own delegation
-    await ok(put(pm, app_uid, "route-case", "rev1"))
+    assert await routed(put(pm, app_uid, "route-case", "rev1")) == []  # nothing new for rev1
     assert (await current(pm, app_uid)) == {"legal": 3}  # the join waits for legal
     tasks = {t["tas_uid"]: t for t in (await pm.call("GET", f"{WS}/cases/{app_uid}/tasks", "author")).json()}
     assert tasks["finance"]["status"] == "TASK_COMPLETED" and tasks["legal"]["status"] == "TASK_IN_PROGRESS"
     assert tasks["legal"]["tas_start"] == 1 and DATE.match(tasks["legal"]["delegations"][0]["del_init_date"])
     pm_error(await put(pm, app_uid, "route-case", "rev2", del_index=2), 400, "This case delegation is already closed or does not exist")
-    await ok(put(pm, app_uid, "route-case", "rev2", del_index=3))
+    # decide is the clerks': not in rev2's answer
+    assert await routed(put(pm, app_uid, "route-case", "rev2", del_index=3)) == []
     assert (await current(pm, app_uid)) == {"decide": 4}
     await ok(put(pm, app_uid, "claim", "author"))
     # SELECT: the next task must be named (extension field next_tas_uid)
     assert "next" in pm_error(await put(pm, app_uid, "route-case", "author"), 400)
-    await ok(put(pm, app_uid, "route-case", "author", next_tas_uid="archive"))
+    # archive is in the author's pool: the answer names it, to open at once
+    assert await routed(put(pm, app_uid, "route-case", "author", next_tas_uid="archive")) == [
+        {"app_uid": app_uid, "tas_uid": "archive", "tas_title": "Archive", "del_index": 5, "usr_uid": ""}
+    ]
     assert (await current(pm, app_uid)) == {"archive": 5}
     await ok(put(pm, app_uid, "claim", "author"))
-    await ok(put(pm, app_uid, "route-case", "author"))
+    await routed(put(pm, app_uid, "route-case", "author"))
     case = await info(pm, app_uid)
     assert case["app_status"] == "COMPLETED" and case["current_task"] == []
     pm_error(await pm.call("GET", f"{WS}/cases/{app_uid}/current-task", "author"), 400, f"Incorrect or unavailable information about this case: {app_uid}")
@@ -544,7 +557,7 @@ async def test_pause_until_a_date_unpauses_by_itself(pm: Gateway) -> None:
         return (await info(pm, app_uid))["app_status"] == "DRAFT"
 
     await eventually(unpaused)
-    await ok(put(pm, app_uid, "route-case"))
+    await routed(put(pm, app_uid, "route-case"))
 
 
 async def test_unpause_now_or_at_a_date(pm: Gateway) -> None:
@@ -616,7 +629,7 @@ async def test_execute_trigger(pm: Gateway) -> None:
     # the seed: "only the user assigned to the case" runs a trigger, not its supervisor
     pm_error(await put(pm, app_uid, "execute-trigger/flag", "pmsuper"), 403)
     # once its first task is routed, its starter holds nothing: no longer theirs to run
-    await ok(put(pm, app_uid, "route-case"))
+    await routed(put(pm, app_uid, "route-case"))
     pm_error(await put(pm, app_uid, "execute-trigger/flag"), 403)
 
 

@@ -103,6 +103,15 @@ def offered_to(state: CaseState, actor: Actor, item_id: str) -> bool:
     return isinstance(model, HumanTask) and claimable(model) and in_pool(state, actor, model)
 
 
+def available_to(state: CaseState, actor: Actor, item_id: str) -> bool:
+    """A task the actor can work on now: active and held by them, or offered to them (what
+    an inbox shows as theirs to do)."""
+    item = state.items.get(item_id)
+    if item is None or item.task is None or item.state != ItemState.Active:
+        return False
+    return item.task.assignee == actor.user_id or offered_to(state, actor, item_id)
+
+
 def sees_task(state: CaseState, actor: Actor, item_id: str) -> bool:
     return can_see(state, actor) or (not state.deleted and offered_to(state, actor, item_id))
 

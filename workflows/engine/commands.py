@@ -13,6 +13,10 @@ from workflows.engine.state import TeamMember
 
 class Cmd(BaseModel):
     actor: Actor
+    # A conditional action (HTTP If-Match): the case versions the sender's copy may be at.
+    # None: unconditional; [] matches nothing. The engine refuses the command, changing
+    # nothing, when the case is at another version (errors.PreconditionFailed).
+    if_version: list[int] | None = None
 
 
 class Claim(Cmd):

@@ -26,7 +26,7 @@ from workflows.engine.commands import (
     TeamRemove,
     TimerFired,
 )
-from workflows.engine.errors import Conflict, Forbidden, Invalid, NotFound
+from workflows.engine.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
 from workflows.engine import events as ev
 from workflows.engine.lifecycle import Ctx, DefIndex
 from workflows.engine.state import AuditEntry, CaseState, ItemState, ParentRef, PlanItemState, TeamMember
@@ -251,6 +251,11 @@ def decide(state: CaseState, cmd: Cmd, at: datetime) -> Decision:
     if kind not in INTERNAL_KINDS:
         if not access.can_address(state, cmd.actor, kind, getattr(cmd, "item_id", None)):
             raise NotFound(f"no case '{state.case_id}'")
+        if cmd.if_version is not None and state.version not in cmd.if_version:
+            raise PreconditionFailed(
+                f"the case is at version {state.version}, not the one this request was made on; read it again",
+                [{"field": "If-Match", "message": "does not match the current ETag", "currentVersion": state.version}],
+            )
         if state.closed:
             raise admin.closed(state)
         if state.paused and kind not in admin.WHILE_PAUSED:

@@ -43,6 +43,14 @@ class TooLarge(DomainError):
     kind = "TooLarge"
 
 
+class PreconditionFailed(DomainError):
+    """A conditional command (If-Match) made on another version of the case than the
+    current one: someone changed it since the sender read it. `details` name the current
+    version."""
+
+    kind = "PreconditionFailed"
+
+
 class Invalid(DomainError):
     """The request's content is wrong (missing required output, unknown role)."""
 

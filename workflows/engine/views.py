@@ -49,6 +49,24 @@ class TaskView(BaseModel):
     lastModified: datetime
     input: dict[str, Any]
     output: dict[str, Any]
+    # the task's id in the definition (ProcessMaker's tas_uid); "" in answers recorded before
+    definitionId: str = ""
+
+
+class CaseTasks(BaseModel):
+    """A case's tasks as one caller may see them, and the case version they were read at
+    (the ETag of task reads)."""
+
+    caseVersion: int
+    tasks: list[TaskView]
+
+
+class NextWork(BaseModel):
+    """What a caller can work on: tasks of the case open to them, and the sub-cases running
+    for it (each has tasks of its own, read from that case)."""
+
+    tasks: list[TaskView] = []
+    cases: list[str] = []
 
 
 class TeamView(BaseModel):
@@ -135,7 +153,7 @@ def task_view(case_id: str, case_name: str, d: Any) -> TaskView:
         id=task_id(case_id, d.item_id), caseInstanceId=case_id, caseName=case_name, taskName=d.task_name,
         planItemId=d.item_id, taskState=d.task_state, role=d.role, assignee=d.assignee, owner=d.owner,
         dueDate=d.due, overdue=bool(d.overdue), delIndex=d.del_index, createdOn=d.delegated_at,
-        lastModified=d.last_modified, input=d.input, output=d.output,
+        lastModified=d.last_modified, input=d.input, output=d.output, definitionId=d.task_def_id,
     )
 
 
@@ -148,6 +166,35 @@ def tasks(state: CaseState, only: Callable[[str], bool] | None = None) -> list[T
     """The case's tasks; `only`: those whose item id it accepts."""
     defs = DefIndex.of(state.definition)
     return [task(state, i, defs) for i in state.items.values() if i.task is not None and (only is None or only(i.id))]
+
+
+def _work_keys(state: CaseState, actor: Actor) -> tuple[set[tuple[str, int]], set[tuple[str, int]]]:
+    """(tasks, sub-cases) open to the actor now, keyed by item and activation, so that a task
+    activated again (a loop back) counts as new."""
+    tasks = {
+        (i.id, i.task.del_index) for i in state.items.values()
+        if i.task is not None and access.available_to(state, actor, i.id)
+    }
+    cases = {
+        (i.id, i.effect_attempt) for i in state.items.values()
+        if i.state == ItemState.Active and i.effect is not None and i.effect.get("kind") == "case"
+    }
+    return tasks, cases
+
+
+def next_work(before: CaseState | None, after: CaseState, actor: Actor) -> NextWork:
+    """What the actor can work on in `after` that they could not in `before` (everything,
+    when `before` is None): the answer of a completion or a start, so a front end can open
+    the next form at once. Bounded by the case's items."""
+    tasks_after, cases_after = _work_keys(after, actor)
+    tasks_before, cases_before = _work_keys(before, actor) if before is not None else (set(), set())
+    new_tasks = {item_id for item_id, n in tasks_after - tasks_before}
+    # sub-cases only for those who see the case (a pool member is shown the task alone)
+    new_cases = {item_id for item_id, n in cases_after - cases_before} if access.can_see(after, actor) else set()
+    return NextWork(
+        tasks=tasks(after, lambda item_id: item_id in new_tasks) if new_tasks else [],
+        cases=[str(after.items[i].effect["case_id"]) for i in after.items if i in new_cases],  # type: ignore[index]
+    )
 
 
 def case(state: CaseState) -> CaseView:

@@ -1,0 +1,148 @@
+"""`GET /events`: the caller's live stream of case and task changes, as Server-Sent Events.
+
+Fed from the event feed (store/feed.py), which holds only what the read model committed of
+recorded changes, so the stream never shows a state a case did not record. Each event's id
+is its feed id, in commit order across every gateway: a client that reconnects with
+`Last-Event-ID` (browsers do it by themselves) gets everything after it, through any
+gateway.
+
+One poller per gateway reads the feed (`EventHub`) and keeps the newest entries in memory,
+already resolved with who may see them; each stream filters them for its caller, and reads
+the store itself only to catch up from further back than that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from api.deps import CurrentActor
+from api.errors import bad_request
+from store import feed
+from store.db import Database
+from workflows.public import Actor, principals_of, sees_all, task_view
+
+log = logging.getLogger("casework.events")
+router = APIRouter(tags=["native"])
+# entries kept in memory by the poller, and read per query (the poll and a catch-up)
+KEPT = 10_000
+BATCH = 500
+
+
+class EventHub:
+    """The gateway's one reader of the feed. `head` is the newest id read; `_kept` holds every
+    entry after `_floor` up to it."""
+
+    def __init__(self, db: Database, poll_seconds: float) -> None:
+        self.db = db
+        self.poll_seconds = poll_seconds
+        self.head = 0
+        self._floor = 0
+        self._kept: deque[feed.Entry] = deque(maxlen=KEPT)
+        self._moved = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+        self._streams = 0
+
+    async def _start(self) -> None:
+        if self._task is None or self._task.done():
+            self.head = self._floor = await feed.last_id(self.db)
+            self._kept.clear()
+            self._task = asyncio.create_task(self._poll(), name="event-feed")
+
+    async def _poll(self) -> None:
+        while self._streams > 0:
+            try:
+                entries = await feed.since(self.db, self.head, BATCH)
+            except Exception:  # the database is away for a moment: streams wait, then resume
+                log.warning("reading the event feed failed; retrying", exc_info=True)
+                entries = []
+            if entries:
+                if len(self._kept) + len(entries) > KEPT:
+                    dropped = len(self._kept) + len(entries) - KEPT
+                    self._floor = (list(self._kept) + entries)[dropped - 1].id
+                self._kept.extend(entries)
+                self.head = entries[-1].id
+                async with self._moved:
+                    self._moved.notify_all()
+            if len(entries) < BATCH:
+                await asyncio.sleep(self.poll_seconds)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def after(self, cursor: int, wait: float) -> list[feed.Entry]:
+        """Entries after `cursor` (at most BATCH), waiting up to `wait` seconds for one."""
+        if cursor >= self.head:
+            async with self._moved:
+                try:
+                    await asyncio.wait_for(self._moved.wait_for(lambda: self.head > cursor), wait)
+                except TimeoutError:
+                    return []
+        if cursor >= self._floor:
+            return [e for e in self._kept if e.id > cursor][:BATCH]
+        return await feed.since(self.db, cursor, BATCH)  # further back than memory: the store
+
+    async def stream(self, actor: Actor, cursor: int | None, kinds: frozenset[str] | None) -> AsyncIterator[ServerSentEvent]:
+        self._streams += 1
+        try:
+            await self._start()
+            if cursor is None:
+                cursor = self.head  # a new stream begins now
+            principals, everything = frozenset(principals_of(actor)), sees_all(actor)
+            while True:
+                batch = await self.after(cursor, 1.0)
+                for entry in batch:
+                    if (kinds is None or entry.kind in kinds) and entry.visible_to(principals, everything):
+                        yield ServerSentEvent(data=json.dumps(_payload(entry), default=str), event=entry.kind, id=str(entry.id))
+                if batch:
+                    cursor = batch[-1].id
+        finally:
+            self._streams -= 1
+
+
+def _payload(entry: feed.Entry) -> dict[str, Any]:
+    case = entry.case
+    return {
+        "id": entry.id, "caseInstanceId": entry.case_id, "caseNumber": case.case_number if case else None,
+        "caseName": case.title if case else None, "caseState": case.state if case else None,
+        "seq": entry.seq, "at": entry.at.isoformat(), "user": entry.user, "planItemId": entry.item_id,
+        "kind": entry.kind, "event": entry.event,
+        # the task as the read model holds it now: as new as this event, or newer
+        "task": task_view(entry.case_id, entry.task.case_title, entry.task).model_dump(mode="json") if entry.task else None,
+    }
+
+
+def _cursor(value: str | None) -> int | None:
+    if value is None or value == "":
+        return None
+    if not value.isdigit() or len(value) > 18:
+        raise bad_request("Last-Event-ID is the id of an event this stream sent (a number)")
+    return int(value)
+
+
+@router.get("/events", response_class=EventSourceResponse, responses={200: {"content": {"text/event-stream": {}}}})
+async def events(
+    request: Request,
+    actor: CurrentActor,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=40)] = None,
+    after: Annotated[str | None, Query(max_length=40, description="resume after this event id (as Last-Event-ID)")] = None,
+    types: Annotated[str | None, Query(max_length=2000, description="event kinds to send, comma-separated (all by default)")] = None,
+) -> EventSourceResponse:
+    """The changes of the cases and tasks the caller may see, from now on (or after
+    `Last-Event-ID`), as Server-Sent Events: each event's `event` is its kind (TaskClaimed,
+    ItemTransitioned, CaseClosed, ...), its `id` the position to resume after, its data the
+    case, the entry and the task it is about. A comment line is sent as a heartbeat."""
+    cursor = _cursor(last_event_id if last_event_id is not None else after)
+    kinds = frozenset(k.strip() for k in types.split(",") if k.strip()) if types else None
+    hub: EventHub = request.app.state.events
+    ping = request.app.state.settings.events_heartbeat_seconds
+    return EventSourceResponse(hub.stream(actor, cursor, kinds), ping=ping, headers={"Cache-Control": "no-store"})

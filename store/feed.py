@@ -1,0 +1,114 @@
+"""Reading the event feed (written by store/projection.py): the audit entries the read model
+committed, in commit order across cases, each with who may see it.
+
+An entry is for those who see its case (the participations the projection wrote, or every
+case with PM_ALLCASES), and, when it is about a task, for the task's candidates too: a pool
+member outside the case sees the task offered to them, not the case (workflows/engine/
+access.py says the same for reads of one case).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from store.db import Database
+from store.native_lists import DELETED
+from store.projection import CANDIDATE
+from store.tables import AuditRow, CaseRow, DelegationPrincipalRow, DelegationRow, FeedRow, ParticipationRow
+
+
+@dataclass
+class Entry:
+    """One committed entry of the feed, resolved with its audience and its task as the read
+    model held them when it was read."""
+
+    id: int
+    case_id: str
+    seq: int
+    at: datetime
+    user: str
+    action: str
+    item_id: str | None
+    event: dict[str, Any] | None
+    case: CaseRow | None = None
+    task: DelegationRow | None = None
+    members: frozenset[str] = frozenset()
+    candidates: frozenset[str] = frozenset()
+
+    @property
+    def kind(self) -> str:
+        """The typed event's kind; `AuditEntry` for entries recorded before typed events."""
+        return str(self.event.get("kind")) if self.event else "AuditEntry"
+
+    def visible_to(self, principals: frozenset[str], all_cases: bool) -> bool:
+        if self.case is None or self.case.app_status == DELETED:
+            return False
+        return all_cases or not principals.isdisjoint(self.members) or not principals.isdisjoint(self.candidates)
+
+
+async def last_id(db: Database) -> int:
+    async with db.session() as session:
+        return int(await session.scalar(select(func.max(FeedRow.id))) or 0)
+
+
+async def since(db: Database, after: int, limit: int) -> list[Entry]:
+    """Up to `limit` entries with ids after `after`, oldest first, resolved."""
+    query = (
+        select(FeedRow.id, AuditRow)
+        .join(AuditRow, (AuditRow.case_id == FeedRow.case_id) & (AuditRow.seq == FeedRow.seq))
+        .where(FeedRow.id > after).order_by(FeedRow.id).limit(limit)
+    )
+    async with db.session() as session:
+        rows = (await session.execute(query)).all()
+        entries = [
+            Entry(id=feed_id, case_id=a.case_id, seq=a.seq, at=a.at, user=a.user, action=a.action, item_id=a.item_id, event=a.event)
+            for feed_id, a in rows
+        ]
+        await _resolve(session, entries)
+    return entries
+
+
+@dataclass
+class _Audience:
+    case: CaseRow | None = None
+    members: set[str] = field(default_factory=set)
+    # item id -> its current delegation, and who may claim it
+    tasks: dict[str, DelegationRow] = field(default_factory=dict)
+    candidates: dict[str, set[str]] = field(default_factory=dict)
+
+
+async def _resolve(session: Any, entries: list[Entry]) -> None:
+    case_ids = sorted({e.case_id for e in entries})
+    if not case_ids:
+        return
+    found = {c: _Audience() for c in case_ids}
+    for row in await session.scalars(select(CaseRow).where(CaseRow.case_id.in_(case_ids))):
+        found[row.case_id].case = row
+    parts = select(ParticipationRow.case_id, ParticipationRow.principal).where(ParticipationRow.case_id.in_(case_ids))
+    for case_id, principal in await session.execute(parts):
+        found[case_id].members.add(principal)
+    # the newest activation of each item is the task as it is now
+    item_ids = sorted({e.item_id for e in entries if e.item_id is not None})
+    rows = select(DelegationRow).where(DelegationRow.case_id.in_(case_ids), DelegationRow.item_id.in_(item_ids))
+    for row in await session.scalars(rows.order_by(DelegationRow.del_index)):
+        found[row.case_id].tasks[row.item_id] = row
+    open_candidates = (
+        select(DelegationRow.case_id, DelegationRow.item_id, DelegationPrincipalRow.principal)
+        .join(DelegationPrincipalRow, (DelegationPrincipalRow.case_id == DelegationRow.case_id)
+              & (DelegationPrincipalRow.del_index == DelegationRow.del_index))
+        .where(DelegationRow.case_id.in_(case_ids), DelegationRow.item_id.in_(item_ids), DelegationRow.open.is_(True),
+               DelegationPrincipalRow.kind == CANDIDATE)
+    )
+    for case_id, item_id, principal in await session.execute(open_candidates):
+        found[case_id].candidates.setdefault(item_id, set()).add(principal)
+    for e in entries:
+        audience = found[e.case_id]
+        e.case = audience.case
+        e.members = frozenset(audience.members)
+        if e.item_id is not None:
+            e.task = audience.tasks.get(e.item_id)
+            e.candidates = frozenset(audience.candidates.get(e.item_id, ()))
