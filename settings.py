@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     # entries, and how often an idle stream sends a heartbeat comment.
     events_poll_seconds: float = Field(default=0.2, gt=0, le=10)
     events_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    # Webhooks (activities/webhooks.py, run by every worker): how often the dispatcher looks
+    # for new events and due deliveries, how long one attempt may take, the first wait
+    # before an attempt is repeated (doubling each time, at most an hour), and after how
+    # many attempts a delivery is set aside.
+    webhooks: bool = True
+    webhook_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    webhook_retry_seconds: float = Field(default=5.0, gt=0, le=3600)
+    webhook_max_attempts: int = Field(default=10, ge=1, le=100)
     # How large a case may grow (its state as Temporal carries it, without its definition):
     # a change past it is refused with 413. New cases take the value at their start. It must
     # stay well under Temporal's 2 MB payload limit, since answers and continue-as-new inputs

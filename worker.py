@@ -23,6 +23,7 @@ from activities.read_model import ReadModelActivities
 from activities.subcases import SubCaseActivities
 from settings import Settings, get_settings
 from store.db import Database
+from activities.webhooks import Dispatcher
 from store.directory import Directory
 from workflows.case import CaseWorkflow
 
@@ -109,10 +110,15 @@ async def main() -> None:
     db = Database(settings.read_model_url)
     await db.init()
     worker = build_worker(client, settings, db)
+    dispatcher = asyncio.create_task(Dispatcher(settings, db, Directory.load(settings.directory)).run()) if settings.webhooks else None
     gc_tuning.settle()
     log.info("worker on task queue %r at %s", settings.task_queue, settings.temporal_target)
     async with worker:
         await stop.wait()
+        if dispatcher is not None:
+            # a delivery under way when stopped keeps its lease; another worker sends it after
+            dispatcher.cancel()
+            await asyncio.gather(dispatcher, return_exceptions=True)
     await db.close()
 
 

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from api import events, health, ibm, metrics, native
+from api import events, health, ibm, metrics, native, subscriptions
 from api.events import EventHub
 from api.consistency import ActionHeaders
 from api.request_ids import RequestIds
@@ -169,6 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(token_router)
     app.include_router(native.router)
     app.include_router(events.router)
+    app.include_router(subscriptions.router)
     app.include_router(ibm.router)
     # before the ProcessMaker case actions: /cases/draft is a list, not the case "draft"
     app.include_router(pm_lists.router)

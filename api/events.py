@@ -18,7 +18,7 @@ import json
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -27,7 +27,7 @@ from api.deps import CurrentActor
 from api.errors import bad_request
 from store import feed
 from store.db import Database
-from workflows.public import Actor, principals_of, sees_all, task_view
+from workflows.public import Actor, principals_of, sees_all
 
 log = logging.getLogger("casework.events")
 router = APIRouter(tags=["native"])
@@ -102,23 +102,11 @@ class EventHub:
                 batch = await self.after(cursor, 1.0)
                 for entry in batch:
                     if (kinds is None or entry.kind in kinds) and entry.visible_to(principals, everything):
-                        yield ServerSentEvent(data=json.dumps(_payload(entry), default=str), event=entry.kind, id=str(entry.id))
+                        yield ServerSentEvent(data=json.dumps(entry.document(), default=str), event=entry.kind, id=str(entry.id))
                 if batch:
                     cursor = batch[-1].id
         finally:
             self._streams -= 1
-
-
-def _payload(entry: feed.Entry) -> dict[str, Any]:
-    case = entry.case
-    return {
-        "id": entry.id, "caseInstanceId": entry.case_id, "caseNumber": case.case_number if case else None,
-        "caseName": case.title if case else None, "caseState": case.state if case else None,
-        "seq": entry.seq, "at": entry.at.isoformat(), "user": entry.user, "planItemId": entry.item_id,
-        "kind": entry.kind, "event": entry.event,
-        # the task as the read model holds it now: as new as this event, or newer
-        "task": task_view(entry.case_id, entry.task.case_title, entry.task).model_dump(mode="json") if entry.task else None,
-    }
 
 
 def _cursor(value: str | None) -> int | None:

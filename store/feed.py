@@ -19,6 +19,8 @@ from store.db import Database
 from store.native_lists import DELETED
 from store.projection import CANDIDATE
 from store.tables import AuditRow, CaseRow, DelegationPrincipalRow, DelegationRow, FeedRow, ParticipationRow
+# the one builder of a task as the faces show it (a pure function of the row)
+from workflows.engine.views import task_view
 
 
 @dataclass
@@ -43,6 +45,19 @@ class Entry:
     def kind(self) -> str:
         """The typed event's kind; `AuditEntry` for entries recorded before typed events."""
         return str(self.event.get("kind")) if self.event else "AuditEntry"
+
+    def document(self) -> dict[str, Any]:
+        """What the stream's events and the webhooks' deliveries carry of the entry."""
+        case = self.case
+        return {
+            "id": self.id, "caseInstanceId": self.case_id, "caseNumber": case.case_number if case else None,
+            "caseName": case.title if case else None, "caseState": case.state if case else None,
+            "definition": case.definition_id if case else None,
+            "seq": self.seq, "at": self.at.isoformat(), "user": self.user, "planItemId": self.item_id,
+            "kind": self.kind, "event": self.event,
+            # the task as the read model holds it now: as new as this entry, or newer
+            "task": task_view(self.case_id, self.task.case_title, self.task).model_dump(mode="json") if self.task else None,
+        }
 
     def visible_to(self, principals: frozenset[str], all_cases: bool) -> bool:
         if self.case is None or self.case.app_status == DELETED:

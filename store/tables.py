@@ -230,6 +230,52 @@ class FeedRow(Base):
     seq: Mapped[int] = mapped_column(Integer)
 
 
+class SubscriptionRow(Base):
+    """A webhook subscription: where a user's events go (store/subscriptions.py). `cursor` is
+    the feed id up to which the feed has been turned into its deliveries."""
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(String(200), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    # the signing key, as Standard Webhooks writes it ("whsec_" and base64)
+    secret: Mapped[str] = mapped_column(String(200))
+    filter: Mapped[dict[str, Any]] = mapped_column(JsonDict)
+    description: Mapped[str] = mapped_column(String(500), default="")
+    state: Mapped[str] = mapped_column(String(20))  # active, paused
+    cursor: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    created_on: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DeliveryRow(Base):
+    """One event for one subscription; its id is the `webhook-id` a receiver deduplicates
+    on. `pending` until the receiver answers 2xx (`delivered`), or until its attempts run
+    out (`failed`: set aside, replayable)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "feed_id", name="uq_deliveries_event"),
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_case", "subscription_id", "case_id", "status", "feed_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(String(40), ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    feed_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    case_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonDict)
+    status: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # a dispatcher sending it holds it until then; past it (the worker died), it is sent again
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_on: Mapped[datetime] = mapped_column(UTCDateTime())
+    delivered_on: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
 class BalancedCounterRow(Base):
     """BALANCED assignment: how many times a task has been handed out, across cases."""
 

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -66,6 +67,8 @@ class Gateway:
     tokens: dict[str, str] = field(default_factory=dict)
     # every error body seen, to check none of them echoes a token
     error_bodies: list[str] = field(default_factory=list)
+    # the app itself, for tests that run a worker-side part (the webhook dispatcher) beside it
+    app: Any = None
 
     def auth(self, username: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[username]}"}
@@ -115,7 +118,7 @@ async def gateway(request: pytest.FixtureRequest, temporal_env: WorkflowEnvironm
         async with build_worker(temporal_env.client, settings, app.state.service.db):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
-                gw = Gateway(http)
+                gw = Gateway(http, app=app)
                 for name in USERS:
                     resp = await http.post("/oauth2/token", data={"grant_type": "password", "username": name, "password": f"{name}-pw"})
                     assert resp.status_code == 200, resp.text

@@ -1,0 +1,230 @@
+"""Webhook subscriptions and their deliveries (the dispatcher is activities/webhooks.py).
+
+The feed (store/feed.py) is turned into deliveries per subscription in order: each step
+takes the entries after the subscription's `cursor`, inserts a delivery for each one the
+subscription wants and its owner may see, and moves the cursor, in one transaction that
+only lands if the cursor is still where it was read, so two dispatchers never both do it.
+
+A delivery is sent when it is due and is the oldest pending one of its case for its
+subscription (so a receiver gets each case's events in order), by a dispatcher that first
+leases it; a lease that runs out (its dispatcher died) lets another send it again, with the
+same id. Deliveries that run out of attempts are set aside (`failed`) and no longer hold
+their case back; an operator replays them.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from sqlalchemy import and_, delete, exists, select, update
+from sqlalchemy.orm import aliased
+
+from store import feed
+from store.db import Database
+from store.tables import DeliveryRow, SubscriptionRow
+
+ACTIVE, PAUSED = "active", "paused"
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+DeliveryStatus = Literal["pending", "delivered", "failed"]
+
+
+class Filter(BaseModel):
+    """Which events a subscription wants; each list that is given must match (an empty or
+    absent list matches everything)."""
+
+    types: list[str] = Field(default_factory=list, max_length=50, description="event kinds (TaskClaimed, CaseClosed, ...)")
+    definitions: list[str] = Field(default_factory=list, max_length=50, description="definition ids")
+    tasks: list[str] = Field(default_factory=list, max_length=50, description="task names or their ids in the definition")
+    users: list[str] = Field(
+        default_factory=list, max_length=50, description="user ids: the entry's actor, the task's holder or a user it is offered to"
+    )
+    groups: list[str] = Field(default_factory=list, max_length=50, description="group ids the task is offered to")
+
+    def matches(self, entry: feed.Entry) -> bool:
+        if self.types and entry.kind not in self.types:
+            return False
+        if self.definitions and (entry.case is None or entry.case.definition_id not in self.definitions):
+            return False
+        task = entry.task
+        if self.tasks and (task is None or not ({task.task_name, task.task_def_id, task.item_id} & set(self.tasks))):
+            return False
+        if self.users:
+            concerned = {entry.user, task.assignee if task else None} | {p.removeprefix("user:") for p in entry.candidates}
+            if not concerned & set(self.users):
+                return False
+        if self.groups and not {f"group:{g}" for g in self.groups} & entry.candidates:
+            return False
+        return True
+
+
+def new_secret() -> str:
+    """A signing key as Standard Webhooks writes it: `whsec_` and 32 random bytes in base64."""
+    import base64
+
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+async def create(
+    db: Database, owner_id: str, url: str, secret: str, filter_: Filter, description: str, now: datetime
+) -> SubscriptionRow:
+    """A new subscription gets the events committed from now on."""
+    row = SubscriptionRow(
+        id=f"sub_{uuid.uuid4().hex}", owner_id=owner_id, url=url, secret=secret, filter=filter_.model_dump(),
+        description=description, state=ACTIVE, cursor=await feed.last_id(db), created_on=now,
+    )
+    async with db.session() as session:
+        session.add(row)
+        await session.commit()
+    return row
+
+
+async def owned_by(db: Database, owner_id: str | None) -> list[SubscriptionRow]:
+    """The owner's subscriptions (every one for None), oldest first."""
+    query = select(SubscriptionRow).order_by(SubscriptionRow.created_on, SubscriptionRow.id)
+    if owner_id is not None:
+        query = query.where(SubscriptionRow.owner_id == owner_id)
+    async with db.session() as session:
+        return list(await session.scalars(query))
+
+
+async def get(db: Database, subscription_id: str) -> SubscriptionRow | None:
+    async with db.session() as session:
+        return await session.get(SubscriptionRow, subscription_id)
+
+
+async def set_state(db: Database, subscription_id: str, state: str) -> None:
+    async with db.session() as session:
+        await session.execute(update(SubscriptionRow).where(SubscriptionRow.id == subscription_id).values(state=state))
+        await session.commit()
+
+
+async def remove(db: Database, subscription_id: str) -> None:
+    async with db.session() as session:
+        await session.execute(delete(DeliveryRow).where(DeliveryRow.subscription_id == subscription_id))
+        await session.execute(delete(SubscriptionRow).where(SubscriptionRow.id == subscription_id))
+        await session.commit()
+
+
+async def deliveries(
+    db: Database, subscription_id: str, status: str | None, offset: int, limit: int
+) -> list[DeliveryRow]:
+    """A subscription's deliveries, newest first."""
+    query = select(DeliveryRow).where(DeliveryRow.subscription_id == subscription_id)
+    if status is not None:
+        query = query.where(DeliveryRow.status == status)
+    async with db.session() as session:
+        return list(await session.scalars(query.order_by(DeliveryRow.feed_id.desc()).offset(offset).limit(limit)))
+
+
+async def replay(db: Database, subscription_id: str, delivery_id: str, now: datetime) -> DeliveryRow | None:
+    """Send a delivery again (a set-aside one, or one delivered before), as a new series of
+    attempts with the same id."""
+    async with db.session() as session:
+        row = await session.get(DeliveryRow, delivery_id)
+        if row is None or row.subscription_id != subscription_id:
+            return None
+        row.status, row.attempts, row.next_attempt_at, row.leased_until = PENDING, 0, now, None
+        await session.commit()
+        await session.refresh(row)
+        return row
+
+
+# ------------------------------------------------------------------ the dispatcher's side
+
+
+async def active(db: Database) -> list[SubscriptionRow]:
+    async with db.session() as session:
+        return list(await session.scalars(select(SubscriptionRow).where(SubscriptionRow.state == ACTIVE)))
+
+
+async def advance(
+    db: Database, subscription: SubscriptionRow, wanted: list[feed.Entry], cursor: int, now: datetime
+) -> bool:
+    """Insert deliveries of `wanted` and move the subscription's cursor to `cursor`, if no
+    other dispatcher moved it first (then nothing is written: False)."""
+    async with db.session() as session:
+        moved = await session.execute(
+            update(SubscriptionRow)
+            .where(SubscriptionRow.id == subscription.id, SubscriptionRow.cursor == subscription.cursor)
+            .values(cursor=cursor)
+        )
+        if moved.rowcount != 1:
+            await session.rollback()
+            return False
+        for entry in wanted:
+            session.add(DeliveryRow(
+                id=f"msg_{uuid.uuid4().hex}", subscription_id=subscription.id, feed_id=entry.id, case_id=entry.case_id,
+                kind=entry.kind, payload={"type": entry.kind, "timestamp": entry.at.isoformat(), "data": entry.document()},
+                status=PENDING, attempts=0, next_attempt_at=now, created_on=now,
+            ))
+        await session.commit()
+    return True
+
+
+async def move_cursors(db: Database, subscription_ids: list[str], cursor: int, to: int) -> None:
+    """Move the cursors of subscriptions that want none of the entries up to `to` (those
+    still at `cursor`: one another dispatcher moved is left as it is)."""
+    async with db.session() as session:
+        await session.execute(
+            update(SubscriptionRow)
+            .where(SubscriptionRow.id.in_(subscription_ids), SubscriptionRow.cursor == cursor)
+            .values(cursor=to)
+        )
+        await session.commit()
+
+
+async def lease_due(db: Database, now: datetime, lease: timedelta, limit: int) -> list[DeliveryRow]:
+    """Lease up to `limit` deliveries that are due: pending, not leased (or their lease ran
+    out), the oldest pending one of their case for their subscription, of an active
+    subscription. Each is leased by a conditional update, so one dispatcher gets it."""
+    earlier = aliased(DeliveryRow)
+    head_of_case = ~exists().where(
+        earlier.subscription_id == DeliveryRow.subscription_id, earlier.case_id == DeliveryRow.case_id,
+        earlier.status == PENDING, earlier.feed_id < DeliveryRow.feed_id,
+    )
+    free = (DeliveryRow.leased_until.is_(None)) | (DeliveryRow.leased_until < now)
+    due = (
+        select(DeliveryRow.id)
+        .join(SubscriptionRow, SubscriptionRow.id == DeliveryRow.subscription_id)
+        .where(DeliveryRow.status == PENDING, DeliveryRow.next_attempt_at <= now, free, head_of_case,
+               SubscriptionRow.state == ACTIVE)
+        .order_by(DeliveryRow.next_attempt_at).limit(limit)
+    )
+    leased: list[DeliveryRow] = []
+    async with db.session() as session:
+        for delivery_id in list(await session.scalars(due)):
+            got = await session.execute(
+                update(DeliveryRow)
+                .where(DeliveryRow.id == delivery_id, DeliveryRow.status == PENDING,
+                       (DeliveryRow.leased_until.is_(None)) | (DeliveryRow.leased_until < now))
+                .values(leased_until=now + lease)
+            )
+            if got.rowcount == 1:
+                leased.append(delivery_id)
+        await session.commit()
+        if not leased:
+            return []
+        rows = await session.scalars(select(DeliveryRow).where(DeliveryRow.id.in_(leased)))
+        return sorted(rows, key=lambda r: r.feed_id)
+
+
+async def sent(db: Database, delivery_id: str, now: datetime) -> None:
+    async with db.session() as session:
+        await session.execute(
+            update(DeliveryRow).where(DeliveryRow.id == delivery_id)
+            .values(status=DELIVERED, attempts=DeliveryRow.attempts + 1, delivered_on=now, leased_until=None, last_error=None)
+        )
+        await session.commit()
+
+
+async def not_sent(db: Database, delivery: DeliveryRow, error: str, retry_at: datetime | None) -> None:
+    """An attempt failed: try again at `retry_at`, or set the delivery aside (None)."""
+    values: dict[str, Any] = {"attempts": delivery.attempts + 1, "leased_until": None, "last_error": error[:500]}
+    values.update({"status": FAILED} if retry_at is None else {"next_attempt_at": retry_at})
+    async with db.session() as session:
+        await session.execute(update(DeliveryRow).where(and_(DeliveryRow.id == delivery.id, DeliveryRow.status == PENDING)).values(values))
+        await session.commit()
