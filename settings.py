@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     webhook_retry_seconds: float = Field(default=5.0, gt=0, le=3600)
     webhook_max_attempts: int = Field(default=10, ge=1, le=100)
+    # how many subscriptions one user may have
+    webhook_max_per_user: int = Field(default=100, ge=1, le=100_000)
+    # delivered deliveries are listed (and replayable) this long, then dropped
+    webhook_keep_days: float = Field(default=7.0, gt=0, le=3650)
     # How large a case may grow (its state as Temporal carries it, without its definition):
     # a change past it is refused with 413. New cases take the value at their start. It must
     # stay well under Temporal's 2 MB payload limit, since answers and continue-as-new inputs

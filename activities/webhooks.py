@@ -37,6 +37,7 @@ log = logging.getLogger("casework.webhooks")
 FEED_BATCH = 500
 SEND_BATCH = 50
 MAX_BACKOFF = timedelta(hours=1)
+PRUNE_EVERY_SECONDS = 3600.0
 
 
 def backoff(attempts: int, base: float) -> timedelta:
@@ -57,11 +58,16 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Rounds until cancelled; a round that fails (the database away) is logged and the
-        next one tries again."""
+        next one tries again. Delivered deliveries are kept `webhook_keep_days`."""
+        pruned_at = 0.0
+        loop = asyncio.get_running_loop()
         try:
             while True:
                 busy = False
                 try:
+                    if loop.time() - pruned_at > PRUNE_EVERY_SECONDS:
+                        pruned_at = loop.time()
+                        await subscriptions.forget_delivered(self.db, _now() - timedelta(days=self.settings.webhook_keep_days))
                     busy = await self.round()
                 except Exception:
                     log.warning("a webhook round failed; trying again", exc_info=True)

@@ -31,8 +31,9 @@ from workflows.public import Actor, principals_of, sees_all
 
 log = logging.getLogger("casework.events")
 router = APIRouter(tags=["native"])
-# entries kept in memory by the poller, and read per query (the poll and a catch-up)
-KEPT = 10_000
+# entries kept in memory by the poller (each with its case and task rows: a few KB, more for
+# tasks with large inputs), and read per query (the poll and a catch-up)
+KEPT = 2_000
 BATCH = 500
 
 

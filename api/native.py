@@ -174,6 +174,9 @@ async def get_definition(definitionId: str, actor: CurrentActor, svc: Service) -
 
 # ------------------------------------------------------------------ cases
 
+# reads of one case that answer 304 to an If-None-Match naming the case's version
+NOT_MODIFIED = {304: {"description": "Not Modified: the case is still at the version (ETag) that If-None-Match names"}}
+
 
 def _not_modified(request: Request, response: Response, version: int) -> Response | None:
     """A read of one case carries the case version as its ETag; a client whose copy is that
@@ -236,13 +239,13 @@ async def start_case(body: StartCaseBody, actor: CurrentActor, svc: Service, key
     return StartCaseResponse(caseInstanceId=started.case_id, caseNumber=started.case_number, name=started.name, nextTasks=started.next)
 
 
-@router.get("/cases/{caseId}", response_model=CaseView)
+@router.get("/cases/{caseId}", response_model=CaseView, responses=NOT_MODIFIED)
 async def get_case(caseId: CaseId, actor: CurrentActor, svc: Service, request: Request, response: Response) -> Any:
     view, unchanged = await _case_read(svc, caseId, actor, request, response)
     return unchanged or view
 
 
-@router.get("/cases/{caseId}/planitems", response_model=list[PlanItemView])
+@router.get("/cases/{caseId}/planitems", response_model=list[PlanItemView], responses=NOT_MODIFIED)
 async def get_plan_items(caseId: CaseId, actor: CurrentActor, svc: Service, request: Request, response: Response) -> Any:
     view, unchanged = await _case_read(svc, caseId, actor, request, response)
     return unchanged or view.planitems
@@ -284,7 +287,7 @@ async def _team_answer(svc: CaseService, case_id: str, actor: Actor, result: Any
     return TeamBody(users=users)
 
 
-@router.get("/cases/{caseId}/caseteam", response_model=TeamBody)
+@router.get("/cases/{caseId}/caseteam", response_model=TeamBody, responses=NOT_MODIFIED)
 async def get_case_team(caseId: CaseId, actor: CurrentActor, svc: Service, request: Request, response: Response) -> Any:
     view, unchanged = await _case_read(svc, caseId, actor, request, response)
     return unchanged or TeamBody(users=view.team.users)
@@ -305,7 +308,7 @@ async def remove_team_member(
     return await _team_answer(svc, caseId, actor, await svc.act(caseId, actor, TeamRemove(actor=actor, user_id=userId), key, cond))
 
 
-@router.get("/cases/{caseId}/casefile", response_model=dict[str, Any])
+@router.get("/cases/{caseId}/casefile", response_model=dict[str, Any], responses=NOT_MODIFIED)
 async def get_case_file(caseId: CaseId, actor: CurrentActor, svc: Service, request: Request, response: Response) -> Any:
     view, unchanged = await _case_read(svc, caseId, actor, request, response)
     return unchanged or view.file
@@ -366,13 +369,13 @@ async def count_my_tasks(actor: CurrentActor, svc: Service, _fresh: Fresh) -> Ta
     return TaskCounts(**await native_lists.task_counts(svc.db, actor.user_id, principals_of(actor)))
 
 
-@router.get("/tasks/case/{caseId}", response_model=list[TaskView])
+@router.get("/tasks/case/{caseId}", response_model=list[TaskView], responses=NOT_MODIFIED)
 async def get_case_tasks(caseId: CaseId, actor: CurrentActor, svc: Service, request: Request, response: Response) -> Any:
     found = await svc.case_tasks(caseId, actor)
     return _not_modified(request, response, found.caseVersion) or found.tasks
 
 
-@router.get("/tasks/{taskId}", response_model=TaskView)
+@router.get("/tasks/{taskId}", response_model=TaskView, responses=NOT_MODIFIED)
 async def get_task(taskId: str, actor: CurrentActor, svc: Service, request: Request, response: Response) -> Any:
     task, version = await svc.task(taskId, actor)
     return _not_modified(request, response, version) or task

@@ -89,7 +89,8 @@ def document_errors(app: FastAPI) -> None:
             statuses, media, schema = _face(path)
             for operation in operations.values():
                 responses = operation.setdefault("responses", {})
-                for status in statuses:
+                conditional = any(p.get("in") == "header" and p.get("name") == "If-Match" for p in operation.get("parameters", []))
+                for status in statuses + ((412,) if conditional else ()):
                     entry = responses.setdefault(str(status), {"description": title(status)})
                     content = entry.setdefault("content", {})
                     if media != "application/json":

@@ -25,7 +25,6 @@ from store.tables import DeliveryRow, SubscriptionRow
 from workflows.public import Actor, sees_all
 
 router = APIRouter(tags=["native"])
-PER_OWNER = 100
 SubscriptionId = Annotated[str, Path(max_length=40)]
 
 
@@ -108,8 +107,10 @@ async def create_subscription(body: SubscriptionBody, request: Request, actor: C
         OutboundPolicy.parse(svc.settings.http_allow).check_url(body.url)
     except OutboundRefused as exc:
         raise unprocessable(f"the URL may not be called: {exc}", [{"field": "url", "message": str(exc)}]) from None
-    if len(await store.owned_by(svc.db, actor.user_id)) >= PER_OWNER:
-        raise unprocessable(f"a user may have at most {PER_OWNER} subscriptions", [{"field": "url", "message": "too many"}])
+    most = svc.settings.webhook_max_per_user
+    if len(await store.owned_by(svc.db, actor.user_id)) >= most:
+        raise unprocessable(f"a user may have at most {most} subscriptions (CASEWORK_WEBHOOK_MAX_PER_USER)",
+                            [{"field": "url", "message": "too many"}])
     secret = body.secret or store.new_secret()
     row = await store.create(svc.db, actor.user_id, body.url, secret, body.filter, body.description, datetime.now(UTC))
     return CreatedSubscription(**_view(row).model_dump(), secret=secret)

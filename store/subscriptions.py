@@ -165,6 +165,17 @@ async def advance(
     return True
 
 
+async def forget_delivered(db: Database, before: datetime) -> int:
+    """Drop deliveries delivered before `before` (set-aside ones stay until replayed or their
+    subscription is deleted)."""
+    async with db.session() as session:
+        result = await session.execute(
+            delete(DeliveryRow).where(DeliveryRow.status == DELIVERED, DeliveryRow.delivered_on < before)
+        )
+        await session.commit()
+        return int(result.rowcount or 0)
+
+
 async def move_cursors(db: Database, subscription_ids: list[str], cursor: int, to: int) -> None:
     """Move the cursors of subscriptions that want none of the entries up to `to` (those
     still at `cursor`: one another dispatcher moved is left as it is)."""

@@ -628,7 +628,7 @@ class CaseWorkflow:
         a retry of it gets the action's outcome and the case as it is by then."""
         size = len(result.model_dump_json())
         if size > IDEMPOTENCY_WINDOW_BYTES // 16:
-            result = result.model_copy(update={"file": None, "task": None, "item": None})
+            result = result.model_copy(update={"file": None, "task": None, "item": None, "next": None})
             size = len(result.model_dump_json())
         self._recent[key] = result
         self._recent_bytes[key] = size

@@ -91,6 +91,10 @@ async def test_the_dispatcher_delivers_signed_events_of_visible_cases_and_sets_f
         assert receiver.on("/down")[-1][0]["webhook-id"] == aside["id"]
         [done] = (await gateway.call("GET", f"/subscriptions/{failing['id']}/deliveries", "rev1")).json()
         assert done["status"] == "delivered"
+        # delivered ones are dropped once older than the keeping time; a pending or set-aside one is not
+        assert await store.forget_delivered(app.state.service.db, datetime.now(UTC) - timedelta(days=1)) == 0
+        assert await store.forget_delivered(app.state.service.db, datetime.now(UTC) + timedelta(seconds=1)) >= len(mine) + 1
+        assert (await gateway.call("GET", f"/subscriptions/{failing['id']}/deliveries", "rev1")).json() == []
         for sub in (seen, unseen, failing):
             await gateway.call("DELETE", f"/subscriptions/{sub['id']}", "admin")
     finally:
@@ -120,3 +124,18 @@ async def test_a_lease_held_by_a_dispatcher_is_not_sent_twice_until_it_runs_out(
     assert backoff(1, 5) == timedelta(seconds=5) and backoff(3, 5) == timedelta(seconds=20)
     assert backoff(30, 5) == timedelta(hours=1)
     assert uuid.UUID(mine[0].id.removeprefix("msg_"))
+
+
+async def test_a_user_has_at_most_the_configured_number_of_subscriptions(gateway: Gateway) -> None:
+    svc = gateway.app.state.service
+    original = svc.settings
+    had = len((await gateway.call("GET", "/subscriptions", "author2")).json())
+    svc.settings = original.model_copy(update={"webhook_max_per_user": had + 1})
+    try:
+        one = await make(gateway, "author2", "http://127.0.0.1:9/one")
+        body = assert_problem(await gateway.call("POST", "/subscriptions", "author2", json={"url": "http://127.0.0.1:9/two"}), 422)
+        assert "CASEWORK_WEBHOOK_MAX_PER_USER" in body["detail"]
+        assert len((await gateway.call("GET", "/subscriptions", "author2")).json()) == had + 1
+    finally:
+        svc.settings = original
+    await gateway.call("DELETE", f"/subscriptions/{one['id']}", "author2")
