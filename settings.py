@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     # before an attempt is repeated (doubling each time, at most an hour), and after how
     # many attempts a delivery is set aside.
     webhooks: bool = True
-    webhook_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    webhook_poll_seconds: float = Field(default=0.2, gt=0, le=60)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     webhook_retry_seconds: float = Field(default=5.0, gt=0, le=3600)
     webhook_max_attempts: int = Field(default=10, ge=1, le=100)

@@ -35,7 +35,8 @@ from workflows.public import principals_of, sees_all
 
 log = logging.getLogger("casework.webhooks")
 FEED_BATCH = 500
-SEND_BATCH = 50
+# deliveries leased and sent at once per round (their outcomes are written together)
+SEND_BATCH = 200
 MAX_BACKOFF = timedelta(hours=1)
 PRUNE_EVERY_SECONDS = 3600.0
 
@@ -82,7 +83,8 @@ class Dispatcher:
         due = await subscriptions.lease_due(self.db, _now(), self._lease(), SEND_BATCH)
         if due:
             by_subscription = {s.id: s for s in await subscriptions.active(self.db)}
-            await asyncio.gather(*(self._send(d, by_subscription.get(d.subscription_id)) for d in due))
+            outcomes = await asyncio.gather(*(self._send(d, by_subscription.get(d.subscription_id)) for d in due))
+            await subscriptions.record(self.db, [o for o in outcomes if o is not None], _now())
         return bool(fanned or due)
 
     def _lease(self) -> timedelta:
@@ -98,17 +100,10 @@ class Dispatcher:
         if not entries:
             return 0
         end = entries[-1].id
-        idle: dict[int, list[str]] = {}  # cursor -> subscriptions that want nothing of these
-        for subscription in active:
-            if subscription.cursor >= end:
-                continue
-            wanted = self._wanted(subscription, [e for e in entries if e.id > subscription.cursor])
-            if wanted:
-                await subscriptions.advance(self.db, subscription, wanted, end, _now())
-            else:
-                idle.setdefault(subscription.cursor, []).append(subscription.id)
-        for cursor, ids in idle.items():
-            await subscriptions.move_cursors(self.db, ids, cursor, end)
+        plans = [
+            (s, self._wanted(s, [e for e in entries if e.id > s.cursor])) for s in active if s.cursor < end
+        ]
+        await subscriptions.advance(self.db, plans, end, _now())
         return len(entries)
 
     def _wanted(self, subscription: SubscriptionRow, entries: list[feed.Entry]) -> list[feed.Entry]:
@@ -120,9 +115,9 @@ class Dispatcher:
         rule = subscriptions.Filter.model_validate(subscription.filter)
         return [e for e in entries if e.visible_to(principals, everything) and rule.matches(e)]
 
-    async def _send(self, delivery: DeliveryRow, subscription: SubscriptionRow | None) -> None:
+    async def _send(self, delivery: DeliveryRow, subscription: SubscriptionRow | None) -> subscriptions.Outcome | None:
         if subscription is None:
-            return  # paused or deleted since it was leased: the lease runs out, nothing sent
+            return None  # paused or deleted since it was leased: the lease runs out, nothing sent
         body = json.dumps(delivery.payload, separators=(",", ":"), default=str)
         at = _now()
         headers = {
@@ -137,8 +132,7 @@ class Dispatcher:
             self.policy.check_url(subscription.url)
             resp = await self._http.post(subscription.url, content=body.encode(), headers=headers)
             if 200 <= resp.status_code < 300:
-                await subscriptions.sent(self.db, delivery.id, _now())
-                return
+                return subscriptions.Outcome(delivery)
             error = f"the receiver answered {resp.status_code}"
         except OutboundRefused as exc:
             error = f"refused by CASEWORK_HTTP_ALLOW: {exc}"
@@ -150,7 +144,7 @@ class Dispatcher:
         )
         if retry_at is None:
             log.warning("delivery %s set aside after %d attempts: %s", delivery.id, attempts, error)
-        await subscriptions.not_sent(self.db, delivery, error, retry_at)
+        return subscriptions.Outcome(delivery, error, retry_at)
 
 
 def _now() -> datetime:

@@ -106,6 +106,10 @@ class EventHub:
                         yield ServerSentEvent(data=json.dumps(entry.document(), default=str), event=entry.kind, id=str(entry.id))
                 if batch:
                     cursor = batch[-1].id
+        except Exception:
+            # the client reconnects with its Last-Event-ID; say why this stream ended
+            log.exception("an event stream failed")
+            raise
         finally:
             self._streams -= 1
 

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, delete, exists, select, update
+from sqlalchemy import and_, delete, exists, insert, select, update
 from sqlalchemy.orm import aliased
 
 from store import feed
@@ -142,27 +143,32 @@ async def active(db: Database) -> list[SubscriptionRow]:
 
 
 async def advance(
-    db: Database, subscription: SubscriptionRow, wanted: list[feed.Entry], cursor: int, now: datetime
-) -> bool:
-    """Insert deliveries of `wanted` and move the subscription's cursor to `cursor`, if no
-    other dispatcher moved it first (then nothing is written: False)."""
+    db: Database, plans: list[tuple[SubscriptionRow, list[feed.Entry]]], cursor: int, now: datetime
+) -> list[str]:
+    """For each (subscription, wanted entries): move its cursor to `cursor` and insert the
+    deliveries of those entries, if no other dispatcher moved the cursor first (then nothing
+    of that subscription is written). One transaction for all; the ids of the subscriptions
+    advanced."""
+    advanced: list[str] = []
     async with db.session() as session:
-        moved = await session.execute(
-            update(SubscriptionRow)
-            .where(SubscriptionRow.id == subscription.id, SubscriptionRow.cursor == subscription.cursor)
-            .values(cursor=cursor)
-        )
-        if moved.rowcount != 1:
-            await session.rollback()
-            return False
-        for entry in wanted:
-            session.add(DeliveryRow(
-                id=f"msg_{uuid.uuid4().hex}", subscription_id=subscription.id, feed_id=entry.id, case_id=entry.case_id,
-                kind=entry.kind, payload={"type": entry.kind, "timestamp": entry.at.isoformat(), "data": entry.document()},
-                status=PENDING, attempts=0, next_attempt_at=now, created_on=now,
-            ))
+        for subscription, wanted in plans:
+            moved = await session.execute(
+                update(SubscriptionRow)
+                .where(SubscriptionRow.id == subscription.id, SubscriptionRow.cursor == subscription.cursor)
+                .values(cursor=cursor)
+            )
+            if moved.rowcount != 1:
+                continue
+            advanced.append(subscription.id)
+            if wanted:
+                await session.execute(insert(DeliveryRow), [
+                    {"id": f"msg_{uuid.uuid4().hex}", "subscription_id": subscription.id, "feed_id": e.id, "case_id": e.case_id,
+                     "kind": e.kind, "payload": {"type": e.kind, "timestamp": e.at.isoformat(), "data": e.document()},
+                     "status": PENDING, "attempts": 0, "next_attempt_at": now, "created_on": now}
+                    for e in wanted
+                ])
         await session.commit()
-    return True
+    return advanced
 
 
 async def forget_delivered(db: Database, before: datetime) -> int:
@@ -174,18 +180,6 @@ async def forget_delivered(db: Database, before: datetime) -> int:
         )
         await session.commit()
         return int(result.rowcount or 0)
-
-
-async def move_cursors(db: Database, subscription_ids: list[str], cursor: int, to: int) -> None:
-    """Move the cursors of subscriptions that want none of the entries up to `to` (those
-    still at `cursor`: one another dispatcher moved is left as it is)."""
-    async with db.session() as session:
-        await session.execute(
-            update(SubscriptionRow)
-            .where(SubscriptionRow.id.in_(subscription_ids), SubscriptionRow.cursor == cursor)
-            .values(cursor=to)
-        )
-        await session.commit()
 
 
 async def lease_due(db: Database, now: datetime, lease: timedelta, limit: int) -> list[DeliveryRow]:
@@ -223,19 +217,27 @@ async def lease_due(db: Database, now: datetime, lease: timedelta, limit: int) -
         return sorted(rows, key=lambda r: r.feed_id)
 
 
-async def sent(db: Database, delivery_id: str, now: datetime) -> None:
-    async with db.session() as session:
-        await session.execute(
-            update(DeliveryRow).where(DeliveryRow.id == delivery_id)
-            .values(status=DELIVERED, attempts=DeliveryRow.attempts + 1, delivered_on=now, leased_until=None, last_error=None)
-        )
-        await session.commit()
+@dataclass
+class Outcome:
+    """One attempt's outcome: delivered (`error` None), or failed and tried again at
+    `retry_at`, or set aside (`retry_at` None)."""
+
+    delivery: DeliveryRow
+    error: str | None = None
+    retry_at: datetime | None = None
 
 
-async def not_sent(db: Database, delivery: DeliveryRow, error: str, retry_at: datetime | None) -> None:
-    """An attempt failed: try again at `retry_at`, or set the delivery aside (None)."""
-    values: dict[str, Any] = {"attempts": delivery.attempts + 1, "leased_until": None, "last_error": error[:500]}
-    values.update({"status": FAILED} if retry_at is None else {"next_attempt_at": retry_at})
+async def record(db: Database, outcomes: list[Outcome], now: datetime) -> None:
+    """The outcomes of a round's attempts, in one transaction."""
     async with db.session() as session:
-        await session.execute(update(DeliveryRow).where(and_(DeliveryRow.id == delivery.id, DeliveryRow.status == PENDING)).values(values))
+        for o in outcomes:
+            values: dict[str, Any] = {"attempts": o.delivery.attempts + 1, "leased_until": None}
+            if o.error is None:
+                values.update(status=DELIVERED, delivered_on=now, last_error=None)
+            else:
+                values["last_error"] = o.error[:500]
+                values.update({"status": FAILED} if o.retry_at is None else {"next_attempt_at": o.retry_at})
+            await session.execute(
+                update(DeliveryRow).where(and_(DeliveryRow.id == o.delivery.id, DeliveryRow.status == PENDING)).values(values)
+            )
         await session.commit()

@@ -110,8 +110,8 @@ async def test_a_lease_held_by_a_dispatcher_is_not_sent_twice_until_it_runs_out(
     await gateway.app.state.service.settle()
     entries = [e for e in await feed.since(db, row.cursor, 500) if e.case_id == case["caseInstanceId"]]
     now = datetime.now(UTC)
-    assert await store.advance(db, row, entries[:2], entries[1].id, now)
-    assert not await store.advance(db, row, entries[:2], entries[1].id, now)  # the cursor moved: a racer writes nothing
+    assert await store.advance(db, [(row, entries[:2])], entries[1].id, now) == [row.id]
+    assert await store.advance(db, [(row, entries[:2])], entries[1].id, now) == []  # the cursor moved: a racer writes nothing
     first = await store.lease_due(db, now, timedelta(seconds=30), 10)
     mine = [d for d in first if d.subscription_id == sub["id"]]
     # only the oldest of the case is due (a case's deliveries go in order), leased once
