@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
@@ -92,15 +93,20 @@ class EventHub:
             return [e for e in self._kept if e.id > cursor][:BATCH]
         return await feed.since(self.db, cursor, BATCH)  # further back than memory: the store
 
-    async def stream(self, actor: Actor, cursor: int | None, kinds: frozenset[str] | None) -> AsyncIterator[ServerSentEvent]:
+    async def stream(
+        self, actor: Actor, cursor: int | None, kinds: frozenset[str] | None, stop: anyio.Event | None = None
+    ) -> AsyncIterator[ServerSentEvent]:
+        """The caller's events after `cursor` (from now when None) until `stop` is set (the
+        server is shutting down: the stream then ends cleanly and the client reconnects
+        elsewhere with its Last-Event-ID)."""
         self._streams += 1
         try:
             await self._start()
             if cursor is None:
                 cursor = self.head  # a new stream begins now
             principals, everything = frozenset(principals_of(actor)), sees_all(actor)
-            while True:
-                batch = await self.after(cursor, 1.0)
+            while stop is None or not stop.is_set():
+                batch = await self.after(cursor, 0.5)
                 for entry in batch:
                     if (kinds is None or entry.kind in kinds) and entry.visible_to(principals, everything):
                         yield ServerSentEvent(data=json.dumps(entry.document(), default=str), event=entry.kind, id=str(entry.id))
@@ -138,4 +144,8 @@ async def events(
     kinds = frozenset(k.strip() for k in types.split(",") if k.strip()) if types else None
     hub: EventHub = request.app.state.events
     ping = request.app.state.settings.events_heartbeat_seconds
-    return EventSourceResponse(hub.stream(actor, cursor, kinds), ping=ping, headers={"Cache-Control": "no-store"})
+    stop = anyio.Event()
+    return EventSourceResponse(
+        hub.stream(actor, cursor, kinds, stop), ping=ping, headers={"Cache-Control": "no-store"},
+        shutdown_event=stop, shutdown_grace_period=2.0,
+    )

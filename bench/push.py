@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
 import sys
@@ -167,6 +168,20 @@ async def main(rounds: int, n_subscriptions: int, n_actions: int) -> None:
                 await asyncio.sleep(0.05)
             took = receiver.last - start
             got = receiver.count - before
+            if got < wanted - before or os.environ.get("BENCH_DIAGNOSE"):  # say where the others are
+                import sqlite3
+
+                with sqlite3.connect(Path(tmp) / "casework.db") as con:
+                    log(f"deliveries by status: {con.execute('select status, count(*), max(attempts) from deliveries group by status').fetchall()}")
+                    log("deliveries per subscription (count: subscriptions): " + str(con.execute(
+                        "select n, count(*) from (select s.id, count(d.id) n from subscriptions s left join deliveries d "
+                        "on d.subscription_id = s.id group by s.id) group by n").fetchall()))
+                    log("deliveries per event (count: events): " + str(con.execute(
+                        "select n, count(*) from (select feed_id, count(*) n from deliveries group by feed_id) group by n").fetchall()))
+                    log(f"errors: {con.execute('select last_error, count(*) from deliveries group by last_error').fetchall()}")
+                    log(f"subscription cursors: {con.execute('select min(cursor), max(cursor) from subscriptions').fetchall()}, "
+                        f"feed head {con.execute('select max(id), count(*) from event_feed').fetchall()}, "
+                        f"audit entries {con.execute('select count(*) from audit_entries').fetchall()}")
             log(f"part 2: {n_subscriptions} subscriptions x {n_actions} actions: {got} of {wanted - before} deliveries "
                 f"in {took:.1f} s = {got / took:.0f} deliveries/s")
     await runner.cleanup()

@@ -2,9 +2,9 @@
 committed, in commit order across cases, each with who may see it.
 
 An entry is for those who see its case (the participations the projection wrote, or every
-case with PM_ALLCASES), and, when it is about a task, for the task's candidates too: a pool
-member outside the case sees the task offered to them, not the case (workflows/engine/
-access.py says the same for reads of one case).
+case with PM_ALLCASES), and, when it is about a task, for the task's holder and candidates
+too: a pool member outside the case sees the task offered to them, not the case
+(workflows/engine/access.py says the same for reads of one case).
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ async def since(db: Database, after: int, limit: int) -> list[Entry]:
 class _Audience:
     case: CaseRow | None = None
     members: set[str] = field(default_factory=set)
-    # item id -> its current delegation, and who may claim it
+    # item id -> its current delegation, and who may claim or holds it
     tasks: dict[str, DelegationRow] = field(default_factory=dict)
     candidates: dict[str, set[str]] = field(default_factory=dict)
 
@@ -106,20 +106,26 @@ async def _resolve(session: Any, entries: list[Entry]) -> None:
     parts = select(ParticipationRow.case_id, ParticipationRow.principal).where(ParticipationRow.case_id.in_(case_ids))
     for case_id, principal in await session.execute(parts):
         found[case_id].members.add(principal)
-    # the newest activation of each item is the task as it is now
+    # The newest activation of each item is the task as it is now; it and who may claim it
+    # come from one statement, so they agree with each other: the reads here are separate
+    # snapshots, and a claim committed between two of them would otherwise leave a pool
+    # member neither holder nor candidate of the task for that moment.
     item_ids = sorted({e.item_id for e in entries if e.item_id is not None})
-    rows = select(DelegationRow).where(DelegationRow.case_id.in_(case_ids), DelegationRow.item_id.in_(item_ids))
-    for row in await session.scalars(rows.order_by(DelegationRow.del_index)):
-        found[row.case_id].tasks[row.item_id] = row
-    open_candidates = (
-        select(DelegationRow.case_id, DelegationRow.item_id, DelegationPrincipalRow.principal)
-        .join(DelegationPrincipalRow, (DelegationPrincipalRow.case_id == DelegationRow.case_id)
-              & (DelegationPrincipalRow.del_index == DelegationRow.del_index))
-        .where(DelegationRow.case_id.in_(case_ids), DelegationRow.item_id.in_(item_ids), DelegationRow.open.is_(True),
-               DelegationPrincipalRow.kind == CANDIDATE)
+    tasks = (
+        select(DelegationRow, DelegationPrincipalRow.principal)
+        .outerjoin(DelegationPrincipalRow, (DelegationPrincipalRow.case_id == DelegationRow.case_id)
+                   & (DelegationPrincipalRow.del_index == DelegationRow.del_index) & (DelegationPrincipalRow.kind == CANDIDATE))
+        .where(DelegationRow.case_id.in_(case_ids), DelegationRow.item_id.in_(item_ids))
+        .order_by(DelegationRow.del_index)
     )
-    for case_id, item_id, principal in await session.execute(open_candidates):
-        found[case_id].candidates.setdefault(item_id, set()).add(principal)
+    for row, principal in await session.execute(tasks):
+        audience = found[row.case_id]
+        if audience.tasks.get(row.item_id) is not row:
+            audience.tasks[row.item_id] = row
+            # the task's holder sees it (and its case), whatever the participations read said
+            audience.candidates[row.item_id] = {f"user:{row.assignee}"} if row.open and row.assignee else set()
+        if principal is not None and row.open:
+            audience.candidates[row.item_id].add(principal)
     for e in entries:
         audience = found[e.case_id]
         e.case = audience.case

@@ -131,6 +131,12 @@ async def test_a_stream_gets_every_entry_once_in_order_and_resumes_on_another_ga
             claimed = next(e for e in mine if e[1] == "TaskClaimed")
             assert claimed[2]["task"]["planItemId"] == "review" and claimed[2]["caseName"] == "Review of events"
             assert outsider.of_case(cid) == [] and outsider.comments >= 2
+
+            # a gateway that stops ends its streams cleanly (the clients reconnect elsewhere)
+            gateways[1].stop()
+            await asyncio.wait_for(asyncio.gather(tasks[0], tasks[1]), 10)
+            log = (tmp_path / "gateway1.log").read_text()
+            assert "without completing response" not in log and "Traceback" not in log
     finally:
         for t in tasks:
             t.cancel()

@@ -1,0 +1,59 @@
+"""The event feed as the read model holds it (SQLite and PostgreSQL): every entry of a case
+once, in the case's order, and who each entry is for."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import delete
+
+from store import feed
+from store.tables import ParticipationRow
+from tests.api.conftest import Gateway, user_id
+from tests.api.test_native import start_with_team, task
+from workflows.public import principals_of
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def entries_of(gateway: Gateway, case_id: str) -> list[feed.Entry]:
+    db = gateway.app.state.service.db
+    await gateway.app.state.service.settle()
+    return [e for e in await feed.since(db, 0, 100_000) if e.case_id == case_id]
+
+
+async def test_the_feed_holds_each_entry_of_a_case_once_in_order(gateway: Gateway) -> None:
+    case = await start_with_team(gateway, "rev1")
+    cid = case["caseInstanceId"]
+    assert (await gateway.call("PUT", f"/tasks/{task(case, 'review')}/claim", "rev1")).status_code == 200
+    assert (await gateway.call("PUT", f"/cases/{cid}/casefile", "author", json={"n": 1})).status_code == 200
+    history = (await gateway.call("GET", f"/cases/{cid}/history", "author")).json()
+    mine = await entries_of(gateway, cid)
+    assert [e.seq for e in mine] == list(range(len(history)))
+    assert [e.kind for e in mine] == [(h["event"] or {}).get("kind", "AuditEntry") for h in history]
+    ids = [e.id for e in mine]
+    assert ids == sorted(ids)
+
+
+async def test_a_task_entry_is_for_its_holder_and_pool_even_without_participations(gateway: Gateway) -> None:
+    """A reader's statements are separate snapshots: the task row and its candidates decide
+    for the task's own entries, so a claim committed between two reads cannot hide it."""
+    case = await start_with_team(gateway)
+    cid = case["caseInstanceId"]
+    review = task(case, "review")
+    entries = await entries_of(gateway, cid)
+    rev1 = gateway.app.state.directory.find(user_id("rev1")).to_actor()
+    principals = frozenset(principals_of(rev1))
+    offered = [e for e in entries if e.item_id == "review"]
+    assert offered and all(e.visible_to(principals, False) for e in offered)  # the reviewers' pool
+    assert not any(e.visible_to(principals, False) for e in entries if e.item_id is None)  # not the case's own
+
+    assert (await gateway.call("PUT", f"/tasks/{review}/claim", "rev1")).status_code == 200
+    db = gateway.app.state.service.db
+    await gateway.app.state.service.settle()
+    async with db.session() as session:  # as a read taken before the claim's participations
+        await session.execute(delete(ParticipationRow).where(ParticipationRow.case_id == cid))
+        await session.commit()
+    claimed = [e for e in await entries_of(gateway, cid) if e.kind == "TaskClaimed"]
+    assert claimed and claimed[0].visible_to(principals, False)
+    rev2 = frozenset(principals_of(gateway.app.state.directory.find(user_id("rev2")).to_actor()))
+    assert not claimed[0].visible_to(rev2, False)  # held by rev1 now: no longer offered to rev2
