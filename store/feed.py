@@ -2,9 +2,10 @@
 committed, in commit order across cases, each with who may see it.
 
 An entry is for those who see its case (the participations the projection wrote, or every
-case with PM_ALLCASES), and, when it is about a task, for the task's holder and candidates
-too: a pool member outside the case sees the task offered to them, not the case
-(workflows/engine/access.py says the same for reads of one case).
+case with PM_ALLCASES), and, when it is about a task, for those the task lists show it to
+(its viewers: its role's holders, its holder, the case's owners and supervisors) and those
+who may claim it: a pool member outside the case learns that a task was offered to them and
+that it was claimed away, as `GET /tasks` would show them, but not the case's other changes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import func, select
 
 from store.db import Database
 from store.native_lists import DELETED
-from store.projection import CANDIDATE
+from store.projection import CANDIDATE, VIEWER
 from store.tables import AuditRow, CaseRow, DelegationPrincipalRow, DelegationRow, FeedRow, ParticipationRow
 # the one builder of a task as the faces show it (a pure function of the row)
 from workflows.engine.views import task_view
@@ -39,7 +40,9 @@ class Entry:
     case: CaseRow | None = None
     task: DelegationRow | None = None
     members: frozenset[str] = frozenset()
-    candidates: frozenset[str] = frozenset()
+    task_audience: frozenset[str] = frozenset()
+    # who the task was for around the entry's change, as recorded with it (None: not recorded)
+    recorded: frozenset[str] = frozenset()
 
     @property
     def kind(self) -> str:
@@ -62,7 +65,10 @@ class Entry:
     def visible_to(self, principals: frozenset[str], all_cases: bool) -> bool:
         if self.case is None or self.case.app_status == DELETED:
             return False
-        return all_cases or not principals.isdisjoint(self.members) or not principals.isdisjoint(self.candidates)
+        return (
+            all_cases or not principals.isdisjoint(self.members) or not principals.isdisjoint(self.task_audience)
+            or not principals.isdisjoint(self.recorded)
+        )
 
 
 async def last_id(db: Database) -> int:
@@ -73,15 +79,16 @@ async def last_id(db: Database) -> int:
 async def since(db: Database, after: int, limit: int) -> list[Entry]:
     """Up to `limit` entries with ids after `after`, oldest first, resolved."""
     query = (
-        select(FeedRow.id, AuditRow)
+        select(FeedRow.id, FeedRow.audience, AuditRow)
         .join(AuditRow, (AuditRow.case_id == FeedRow.case_id) & (AuditRow.seq == FeedRow.seq))
         .where(FeedRow.id > after).order_by(FeedRow.id).limit(limit)
     )
     async with db.session() as session:
         rows = (await session.execute(query)).all()
         entries = [
-            Entry(id=feed_id, case_id=a.case_id, seq=a.seq, at=a.at, user=a.user, action=a.action, item_id=a.item_id, event=a.event)
-            for feed_id, a in rows
+            Entry(id=feed_id, case_id=a.case_id, seq=a.seq, at=a.at, user=a.user, action=a.action, item_id=a.item_id, event=a.event,
+                  recorded=frozenset(audience or ()))
+            for feed_id, audience, a in rows
         ]
         await _resolve(session, entries)
     return entries
@@ -93,7 +100,7 @@ class _Audience:
     members: set[str] = field(default_factory=set)
     # item id -> its current delegation, and who may claim or holds it
     tasks: dict[str, DelegationRow] = field(default_factory=dict)
-    candidates: dict[str, set[str]] = field(default_factory=dict)
+    task_audience: dict[str, set[str]] = field(default_factory=dict)
 
 
 async def _resolve(session: Any, entries: list[Entry]) -> None:
@@ -106,15 +113,16 @@ async def _resolve(session: Any, entries: list[Entry]) -> None:
     parts = select(ParticipationRow.case_id, ParticipationRow.principal).where(ParticipationRow.case_id.in_(case_ids))
     for case_id, principal in await session.execute(parts):
         found[case_id].members.add(principal)
-    # The newest activation of each item is the task as it is now; it and who may claim it
-    # come from one statement, so they agree with each other: the reads here are separate
+    # The newest activation of each item is the task as it is now; it and who it is for come
+    # from one statement, so they agree with each other: the reads here are separate
     # snapshots, and a claim committed between two of them would otherwise leave a pool
-    # member neither holder nor candidate of the task for that moment.
+    # member out of the task's audience for that moment.
     item_ids = sorted({e.item_id for e in entries if e.item_id is not None})
     tasks = (
         select(DelegationRow, DelegationPrincipalRow.principal)
         .outerjoin(DelegationPrincipalRow, (DelegationPrincipalRow.case_id == DelegationRow.case_id)
-                   & (DelegationPrincipalRow.del_index == DelegationRow.del_index) & (DelegationPrincipalRow.kind == CANDIDATE))
+                   & (DelegationPrincipalRow.del_index == DelegationRow.del_index)
+                   & DelegationPrincipalRow.kind.in_((CANDIDATE, VIEWER)))
         .where(DelegationRow.case_id.in_(case_ids), DelegationRow.item_id.in_(item_ids))
         .order_by(DelegationRow.del_index)
     )
@@ -123,13 +131,13 @@ async def _resolve(session: Any, entries: list[Entry]) -> None:
         if audience.tasks.get(row.item_id) is not row:
             audience.tasks[row.item_id] = row
             # the task's holder sees it (and its case), whatever the participations read said
-            audience.candidates[row.item_id] = {f"user:{row.assignee}"} if row.open and row.assignee else set()
-        if principal is not None and row.open:
-            audience.candidates[row.item_id].add(principal)
+            audience.task_audience[row.item_id] = {f"user:{row.assignee}"} if row.open and row.assignee else set()
+        if principal is not None:
+            audience.task_audience[row.item_id].add(principal)
     for e in entries:
         audience = found[e.case_id]
         e.case = audience.case
         e.members = frozenset(audience.members)
         if e.item_id is not None:
             e.task = audience.tasks.get(e.item_id)
-            e.candidates = frozenset(audience.candidates.get(e.item_id, ()))
+            e.task_audience = frozenset(audience.task_audience.get(e.item_id, ()))

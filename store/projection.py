@@ -70,14 +70,15 @@ async def write(db: Database, doc: CaseDoc) -> bool:
 async def write_change(db: Database, change: CaseChange) -> Outcome:
     async with db.session() as session:
         outcome = await _claim_case_row(db, session, change)
+        audiences: dict[str, list[str]] = {}
         if outcome == "written":
-            await _write_rows(db, session, change)
+            audiences = await _write_rows(db, session, change)
         elif not change.audit:
             await session.rollback()
             return outcome
         # Audit entries are recorded facts, each written once by its number, whatever the
         # case row's outcome: a stale or early change may still bring entries not yet stored.
-        await _write_audit(db, session, change)
+        await _write_audit(db, session, change, audiences)
         await session.commit()
     return outcome
 
@@ -128,9 +129,10 @@ class _Statements:
             index_elements=[dels.c.case_id, dels.c.del_index],
             set_={c.name: base.excluded[c.name] for c in dels.columns if c.name not in keys},
         )
+        # what it answers: who the changed delegations were for before this change
         self.drop_principals = delete(principals).where(
             principals.c.case_id == bindparam("k_case"), principals.c.del_index.in_(bindparam("k_changed", expanding=True))
-        )
+        ).returning(principals.c.del_index, principals.c.principal)
         self.principals = insert(principals).on_conflict_do_nothing()
         self.drop_participations = delete(parts).where(parts.c.case_id == bindparam("k_case"))
         self.participations = insert(parts).on_conflict_do_nothing()
@@ -171,10 +173,14 @@ async def _claim_case_row(db: Database, session: AsyncSession, change: CaseChang
     return "stale" if stored is not None and stored >= doc.version else "gap"
 
 
-async def _write_rows(db: Database, session: AsyncSession, change: CaseChange) -> None:
+async def _write_rows(db: Database, session: AsyncSession, change: CaseChange) -> dict[str, list[str]]:
+    """Write the rows; answer, for each task whose delegation changed, who it was for before
+    or after the change (its viewers, candidates and holder): the audience of the change's
+    entries about it in the event feed, so a pool member hears that a task was claimed away."""
     doc = change.doc
     case_id = doc.case_id
     sql = _statements(db)
+    audiences: dict[str, set[str]] = {}
     # Rows the change does not carry are as they were, but for the case fields they repeat.
     await session.execute(sql.repeated, {"k_case": case_id, **{f"v_{c}": getattr(doc, f) for c, f in _REPEATED.items()}})
     if change.present is not None:
@@ -183,7 +189,12 @@ async def _write_rows(db: Database, session: AsyncSession, change: CaseChange) -
         await session.execute(sql.close_absent, {"k_case": case_id, "k_present": change.present or [-1]})
     if doc.delegations:
         await session.execute(sql.delegations, [_delegation_values(doc, d) for d in doc.delegations])
-        await session.execute(sql.drop_principals, {"k_case": case_id, "k_changed": [d.del_index for d in doc.delegations]})
+        before = await session.execute(sql.drop_principals, {"k_case": case_id, "k_changed": [d.del_index for d in doc.delegations]})
+        item_of = {d.del_index: d.item_id for d in doc.delegations}
+        for del_index, principal in before:
+            audiences.setdefault(item_of[del_index], set()).add(principal)
+        for d in doc.delegations:
+            audiences.setdefault(d.item_id, set()).update(d.candidates, d.viewers, [f"user:{d.assignee}"] if d.assignee else [])
         principals = [
             {"principal": p, "kind": kind, "case_number": doc.case_number, "case_id": case_id, "del_index": d.del_index}
             for d in doc.delegations
@@ -200,9 +211,10 @@ async def _write_rows(db: Database, session: AsyncSession, change: CaseChange) -
         ]
         if parts:
             await session.execute(sql.participations, parts)
+    return {item: sorted(names) for item, names in audiences.items()}
 
 
-async def _write_audit(db: Database, session: AsyncSession, change: CaseChange) -> None:
+async def _write_audit(db: Database, session: AsyncSession, change: CaseChange, audiences: dict[str, list[str]]) -> None:
     if not change.audit:
         return
     case_id = change.doc.case_id
@@ -213,16 +225,18 @@ async def _write_audit(db: Database, session: AsyncSession, change: CaseChange) 
         for a in change.audit
     ]
     await session.execute(_statements(db).audit, rows)
-    await _append_to_feed(db, session, case_id)
+    recorded = {a.seq: audiences[a.item_id] for a in change.audit if a.item_id in audiences}
+    await _append_to_feed(db, session, case_id, recorded)
 
 
-async def _append_to_feed(db: Database, session: AsyncSession, case_id: str) -> None:
+async def _append_to_feed(db: Database, session: AsyncSession, case_id: str, audiences: dict[int, list[str]]) -> None:
     """Append the case's stored entries that follow what the feed has of it, in their order
     and without a gap: an entry written ahead of an earlier one waits in the audit table
     until the earlier one arrives, so the stream shows every case's entries in order. A case
     with nothing in the feed yet starts at the first entry the read model holds of it (a
     case's first write carries its first entry; one older than the feed is fed from the
-    start of what is stored, FEED_BATCH entries per write)."""
+    start of what is stored, FEED_BATCH entries per write). `audiences`: by entry number,
+    who the task an entry of this change is about was for, before or after it."""
     sql = _statements(db)
     if not db.is_sqlite:
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FEED_LOCK})
@@ -231,4 +245,4 @@ async def _append_to_feed(db: Database, session: AsyncSession, case_id: str) -> 
     seqs = list(await session.scalars(sql.unfed, {"k_case": case_id, "k_from": start}))
     contiguous = [s for i, s in enumerate(seqs) if s == start + i]
     if contiguous:
-        await session.execute(sql.feed, [{"case_id": case_id, "seq": s} for s in contiguous])
+        await session.execute(sql.feed, [{"case_id": case_id, "seq": s, "audience": audiences.get(s)} for s in contiguous])

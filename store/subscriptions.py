@@ -41,9 +41,9 @@ class Filter(BaseModel):
     definitions: list[str] = Field(default_factory=list, max_length=50, description="definition ids")
     tasks: list[str] = Field(default_factory=list, max_length=50, description="task names or their ids in the definition")
     users: list[str] = Field(
-        default_factory=list, max_length=50, description="user ids: the entry's actor, the task's holder or a user it is offered to"
+        default_factory=list, max_length=50, description="user ids: the entry's actor, or a user the task is for (its holder, pool)"
     )
-    groups: list[str] = Field(default_factory=list, max_length=50, description="group ids the task is offered to")
+    groups: list[str] = Field(default_factory=list, max_length=50, description="group ids the task is for (its pool)")
 
     def matches(self, entry: feed.Entry) -> bool:
         if self.types and entry.kind not in self.types:
@@ -54,10 +54,10 @@ class Filter(BaseModel):
         if self.tasks and (task is None or not ({task.task_name, task.task_def_id, task.item_id} & set(self.tasks))):
             return False
         if self.users:
-            concerned = {entry.user, task.assignee if task else None} | {p.removeprefix("user:") for p in entry.candidates}
+            concerned = {entry.user, task.assignee if task else None} | {p.removeprefix("user:") for p in entry.task_audience}
             if not concerned & set(self.users):
                 return False
-        if self.groups and not {f"group:{g}" for g in self.groups} & entry.candidates:
+        if self.groups and not {f"group:{g}" for g in self.groups} & entry.task_audience:
             return False
         return True
 

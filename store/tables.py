@@ -228,6 +228,9 @@ class FeedRow(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     case_id: Mapped[str] = mapped_column(String(200))
     seq: Mapped[int] = mapped_column(Integer)
+    # who the task the entry is about was for, before or after the entry's change (principals);
+    # None: not known when it was appended (readers then go by the task as it is)
+    audience: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
 
 class SubscriptionRow(Base):

@@ -34,9 +34,11 @@ async def test_the_feed_holds_each_entry_of_a_case_once_in_order(gateway: Gatewa
     assert ids == sorted(ids)
 
 
-async def test_a_task_entry_is_for_its_holder_and_pool_even_without_participations(gateway: Gateway) -> None:
-    """A reader's statements are separate snapshots: the task row and its candidates decide
-    for the task's own entries, so a claim committed between two reads cannot hide it."""
+async def test_a_task_entry_is_for_those_its_task_is_listed_for_even_without_participations(gateway: Gateway) -> None:
+    """A task's entries are for whom `GET /tasks` showed or shows the task (its pool, its
+    holder), so an inbox learns of a task offered and of one claimed away (the audience
+    before the change is recorded with the entry); the task row and who it is for now are
+    read in one statement, so a claim committed between two reads cannot hide it."""
     case = await start_with_team(gateway)
     cid = case["caseInstanceId"]
     review = task(case, "review")
@@ -55,5 +57,15 @@ async def test_a_task_entry_is_for_its_holder_and_pool_even_without_participatio
         await session.commit()
     claimed = [e for e in await entries_of(gateway, cid) if e.kind == "TaskClaimed"]
     assert claimed and claimed[0].visible_to(principals, False)
-    rev2 = frozenset(principals_of(gateway.app.state.directory.find(user_id("rev2")).to_actor()))
-    assert not claimed[0].visible_to(rev2, False)  # held by rev1 now: no longer offered to rev2
+    directory = gateway.app.state.directory
+    rev2 = frozenset(principals_of(directory.find(user_id("rev2")).to_actor()))
+    assert claimed[0].visible_to(rev2, False)  # claimed away from rev2's pool: rev2's inbox drops it
+    outsider = frozenset(principals_of(directory.find(user_id("outsider")).to_actor()))
+    assert not any(e.visible_to(outsider, False) for e in await entries_of(gateway, cid))
+    # what the lists say: the task left rev2's list with the claim (the entry told him so),
+    # it is in rev1's, and never in the outsider's
+    listed = (await gateway.call("GET", "/tasks?numberOfResults=1000", "rev2")).json()
+    assert not [t for t in listed if t["caseInstanceId"] == cid]
+    held = (await gateway.call("GET", "/tasks?numberOfResults=1000", "rev1")).json()
+    assert [t["assignee"] for t in held if t["caseInstanceId"] == cid] == [user_id("rev1")]
+    assert not [t for t in (await gateway.call("GET", "/tasks?numberOfResults=1000", "outsider")).json() if t["caseInstanceId"] == cid]

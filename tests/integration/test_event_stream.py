@@ -1,7 +1,7 @@
 """The live event stream (`GET /events`) through real gateway processes: a client gets every
-entry of a scripted case in the case's order, once, resumes with `Last-Event-ID` on another
-gateway after its own was killed, and an outsider's stream gets heartbeats and nothing of
-the case."""
+entry of a scripted case in the case's order, once, and resumes with `Last-Event-ID` on its
+gateway restarted after a kill; a pool member outside the case hears of the task offered to
+them and claimed away, and nothing else; an outsider's stream gets heartbeats and nothing."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ async def test_a_stream_gets_every_entry_once_in_order_and_resumes_on_another_ga
         await gateways[1].wait_ready()
         async with httpx.AsyncClient(timeout=20.0) as http:
             tokens = {}
-            for name in ("author", "rev1", "outsider"):
+            for name in ("author", "rev1", "rev2", "outsider"):
                 resp = await http.post(f"{gateways[0].url}/oauth2/token",
                                        data={"grant_type": "password", "username": name, "password": f"{name}-pw"})
                 tokens[name] = resp.json()["access_token"]
@@ -96,7 +96,8 @@ async def test_a_stream_gets_every_entry_once_in_order_and_resumes_on_another_ga
 
             reviewer = Stream(gateways[0].url, tokens["rev1"])
             outsider = Stream(gateways[1].url, tokens["outsider"])
-            tasks += [asyncio.create_task(reviewer.run(http)), asyncio.create_task(outsider.run(http))]
+            pool = Stream(gateways[1].url, tokens["rev2"])
+            tasks += [asyncio.create_task(s.run(http)) for s in (reviewer, outsider, pool)]
             await until(lambda: outsider.comments >= 1)  # the stream is open and beating
             await asyncio.sleep(0.5)  # both hubs have read the feed's head
 
@@ -112,10 +113,11 @@ async def test_a_stream_gets_every_entry_once_in_order_and_resumes_on_another_ga
             seen_before = list(reviewer.events)
             await call(1, "PUT", f"/tasks/{task}", "rev1", json={"verdict": "draft"})
             await call(1, "PUT", f"/cases/{cid}/casefile", "author", json={"note": "while the stream was down"})
-            # by now the other gateway's reader has passed these entries (it polls every 0.2 s):
-            # only Last-Event-ID brings them back to a stream opened from here
-            await asyncio.sleep(1.5)
-            reviewer.url = gateways[1].url
+            # the killed gateway comes back: a fresh process, whose reader starts at the feed's
+            # head; only Last-Event-ID brings back what happened while it was away
+            gateways[0].start()
+            await gateways[0].wait_ready()
+            await asyncio.sleep(1.0)
             tasks[0] = asyncio.create_task(reviewer.run(http, last_id=seen_before[-1][0]))
             await call(1, "POST", f"/tasks/{task}/complete", "rev1", json={"verdict": "accept"})
 
@@ -131,10 +133,15 @@ async def test_a_stream_gets_every_entry_once_in_order_and_resumes_on_another_ga
             claimed = next(e for e in mine if e[1] == "TaskClaimed")
             assert claimed[2]["task"]["planItemId"] == "review" and claimed[2]["caseName"] == "Review of events"
             assert outsider.of_case(cid) == [] and outsider.comments >= 2
+            # rev2 (the reviewers' pool, not in the case): the task offered, then claimed away
+            # and worked on by rev1, not the case's own changes (the case file)
+            heard = [e[1] for e in pool.of_case(cid)]
+            assert "TaskClaimed" in heard and "ItemTransitioned" in heard, heard
+            assert "CaseFileChanged" not in heard and all(e[2]["planItemId"] == "review" for e in pool.of_case(cid))
 
             # a gateway that stops ends its streams cleanly (the clients reconnect elsewhere)
             gateways[1].stop()
-            await asyncio.wait_for(asyncio.gather(tasks[0], tasks[1]), 10)
+            await asyncio.wait_for(asyncio.gather(tasks[1], tasks[2]), 10)
             log = (tmp_path / "gateway1.log").read_text()
             assert "without completing response" not in log and "Traceback" not in log
     finally:
