@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from tests.api.conftest import HERE as API_TESTS, write_directory
+from tests.api.conftest import HERE as API_TESTS, user_id, write_directory
 from tests.support.processes import DevServer, GatewayProcess, WorkerProcess
 
 
@@ -101,7 +101,11 @@ async def test_a_stream_gets_every_entry_once_in_order_and_resumes_on_another_ga
             await until(lambda: outsider.comments >= 1)  # the stream is open and beating
             await asyncio.sleep(0.5)  # both hubs have read the feed's head
 
-            case = (await call(0, "POST", "/cases", "author", json={"definition": "review", "inputs": {"subject": "events"}})).json()
+            # rev1 is on the case team from its start, so every entry is his whatever the moment
+            # the reader resolves it; rev2 is only in the reviewers' pool
+            team = {"users": [{"userId": user_id("rev1")}]}
+            body = {"definition": "review", "inputs": {"subject": "events"}, "caseTeam": team}
+            case = (await call(0, "POST", "/cases", "author", json=body)).json()
             cid = case["caseInstanceId"]
             task = f"{cid}.review"
             await call(0, "PUT", f"/tasks/{task}/claim", "rev1")

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from tests.api.conftest import HERE as API_TESTS, write_directory
+from tests.api.conftest import HERE as API_TESTS, user_id, write_directory
 from tests.integration.test_event_stream import until
 from tests.support.processes import DevServer, GatewayProcess, WorkerProcess
 
@@ -114,7 +114,10 @@ async def test_webhooks_arrive_verified_once_per_id_in_order_through_outages_and
             assert "secret" not in (await call("GET", f"/subscriptions/{subs['/hook']['id']}", "admin")).json()
             receiver.modes["/broken"] = "down"
 
-            case = (await call("POST", "/cases", "author", json={"definition": "review", "inputs": {"subject": "hooks"}})).json()
+            # rev1 is on the case team from its start, so every entry is his whatever the moment
+            # the dispatcher resolves it
+            team = {"users": [{"userId": user_id("rev1")}]}
+            case = (await call("POST", "/cases", "author", json={"definition": "review", "inputs": {"subject": "hooks"}, "caseTeam": team})).json()
             cid = case["caseInstanceId"]
             task = f"{cid}.review"
             await call("PUT", f"/tasks/{task}/claim", "rev1")
