@@ -24,6 +24,7 @@ import anyio
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from api import metrics
 from api.deps import CurrentActor
 from api.errors import bad_request
 from store import feed
@@ -100,6 +101,7 @@ class EventHub:
         server is shutting down: the stream then ends cleanly and the client reconnects
         elsewhere with its Last-Event-ID)."""
         self._streams += 1
+        metrics.EVENT_STREAMS.inc()
         try:
             await self._start()
             if cursor is None:
@@ -118,6 +120,7 @@ class EventHub:
             raise
         finally:
             self._streams -= 1
+            metrics.EVENT_STREAMS.dec()
 
 
 def _cursor(value: str | None) -> int | None:

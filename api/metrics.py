@@ -1,6 +1,8 @@
 """Prometheus metrics of the gateway (`GET /metrics`): requests by route and status, their
-latency, and Temporal RPC failures. The worker's metrics are the Temporal SDK's own, on the
-address of `CASEWORK_WORKER_METRICS_ADDRESS` (worker.py).
+latency, Temporal RPC failures, the event streams open on this gateway, and, read from the
+read model at each scrape, the webhook backlog (shared by every gateway: pending and set
+aside deliveries, the age of the oldest pending one). The worker's metrics are the Temporal
+SDK's own, on the address of `CASEWORK_WORKER_METRICS_ADDRESS` (worker.py).
 
 Labels are route templates (`/tasks/{taskId}/claim`), methods and statuses, never ids,
 users or tokens. Like /health and /ready the endpoint needs no token: keep it on the
@@ -9,14 +11,18 @@ operators' network (deploy/README.md).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 from api.asgi import HttpMiddleware, Receive, Send
+from store import subscriptions
 
 REQUESTS = Counter("casework_http_requests", "HTTP requests answered by the gateway", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -24,13 +30,34 @@ LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
 TEMPORAL_ERRORS = Counter("casework_temporal_rpc_errors", "Temporal RPCs of the gateway that failed, by gRPC status", ["status"])
+EVENT_STREAMS = Gauge("casework_event_streams", "GET /events streams open on this gateway")
+DELIVERIES = Gauge("casework_webhook_deliveries", "Webhook deliveries waiting (pending) or set aside (failed), all workers", ["status"])
+OLDEST_PENDING = Gauge("casework_webhook_oldest_pending_seconds", "Age of the oldest pending webhook delivery (0: none)")
+# a scrape waits at most this long for the read model's figures (else it shows the last ones)
+BACKLOG_TIMEOUT = 2.0
 
 router = APIRouter(tags=["operations"])
+log = logging.getLogger("casework.gateway")
 
 
 @router.get("/metrics", summary="Prometheus metrics of this gateway", response_class=Response)
-async def metrics() -> Response:
+async def metrics(request: Request) -> Response:
+    await _read_backlog(request)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _read_backlog(request: Request) -> None:
+    service = getattr(request.app.state, "service", None)
+    if service is None:
+        return
+    try:
+        counts, oldest = await asyncio.wait_for(subscriptions.backlog(service.db), BACKLOG_TIMEOUT)
+    except Exception:  # the database away or slow: the scrape still answers
+        log.warning("the webhook backlog could not be read for /metrics", exc_info=True)
+        return
+    for status, n in counts.items():
+        DELIVERIES.labels(status).set(n)
+    OLDEST_PENDING.set(max((datetime.now(UTC) - oldest).total_seconds(), 0.0) if oldest else 0.0)
 
 
 class RequestMetrics(HttpMiddleware):

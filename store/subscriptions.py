@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, delete, exists, insert, select, update
+from sqlalchemy import and_, delete, exists, func, insert, select, update
 from sqlalchemy.orm import aliased
 
 from store import feed
@@ -169,6 +169,18 @@ async def advance(
                 ])
         await session.commit()
     return advanced
+
+
+async def backlog(db: Database) -> tuple[dict[str, int], datetime | None]:
+    """How many deliveries are pending and set aside, and when the oldest pending one was
+    made (what operators watch: a growing backlog, or an old one, is a receiver in trouble)."""
+    async with db.session() as session:
+        counts = {status: 0 for status in (PENDING, FAILED)}
+        by_status = select(DeliveryRow.status, func.count()).where(DeliveryRow.status.in_(list(counts))).group_by(DeliveryRow.status)
+        for status, n in await session.execute(by_status):
+            counts[status] = int(n)
+        oldest = await session.scalar(select(func.min(DeliveryRow.created_on)).where(DeliveryRow.status == PENDING))
+        return counts, oldest
 
 
 async def forget_delivered(db: Database, before: datetime) -> int:

@@ -17,6 +17,8 @@ from tests.support.processes import WorkerProcess, free_port
 def sample(text: str, name: str, **labels: str) -> float:
     """The value of one sample of the exposition text (0 when it is absent)."""
     for line in text.splitlines():
+        if not labels and line.startswith(name + " "):  # a sample without labels
+            return float(line.rsplit(" ", 1)[1])
         if not line.startswith(name + "{"):
             continue
         # the labels end at the last brace: a route template has braces of its own

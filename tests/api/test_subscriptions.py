@@ -13,6 +13,7 @@ import pytest
 from activities.webhooks import Dispatcher, backoff
 from store import feed, subscriptions as store
 from tests.api.conftest import Gateway
+from tests.api.test_metrics import sample
 from tests.api.test_native import assert_problem, start_with_team, task
 from tests.integration.test_webhooks import serve, verified
 
@@ -84,9 +85,15 @@ async def test_the_dispatcher_delivers_signed_events_of_visible_cases_and_sets_f
         assert [p for p in verified(unseen["secret"], receiver.on("/outsider")).values() if p["data"]["caseInstanceId"] == cid] == []
         [aside] = (await gateway.call("GET", f"/subscriptions/{failing['id']}/deliveries?status=failed", "rev1")).json()
         assert aside["attempts"] == 2 and "503" in aside["lastError"]
+        # operators see the set-aside delivery in the gateway's metrics
+        scraped = (await gateway.http.get("/metrics")).text
+        assert sample(scraped, "casework_webhook_deliveries", status="failed") >= 1
         receiver.modes["/down"] = "up"
         replayed = await gateway.call("POST", f"/subscriptions/{failing['id']}/deliveries/{aside['id']}/replay", "rev1")
         assert replayed.status_code == 202 and replayed.json()["status"] == "pending"
+        scraped = (await gateway.http.get("/metrics")).text
+        assert sample(scraped, "casework_webhook_deliveries", status="pending") >= 1
+        assert sample(scraped, "casework_webhook_oldest_pending_seconds") > 0  # made when the claim was
         await dispatcher.round()
         assert receiver.on("/down")[-1][0]["webhook-id"] == aside["id"]
         [done] = (await gateway.call("GET", f"/subscriptions/{failing['id']}/deliveries", "rev1")).json()

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from tests.api.conftest import HERE as API_TESTS, user_id, write_directory
+from tests.api.test_metrics import sample
 from tests.support.processes import DevServer, GatewayProcess, WorkerProcess
 
 
@@ -98,7 +99,9 @@ async def test_a_stream_gets_every_entry_once_in_order_and_resumes_on_another_ga
             outsider = Stream(gateways[1].url, tokens["outsider"])
             pool = Stream(gateways[1].url, tokens["rev2"])
             tasks += [asyncio.create_task(s.run(http)) for s in (reviewer, outsider, pool)]
-            await until(lambda: outsider.comments >= 1)  # the stream is open and beating
+            await until(lambda: outsider.comments >= 1 and pool.comments >= 1)  # the streams are open and beating
+            scraped = (await http.get(f"{gateways[1].url}/metrics")).text
+            assert sample(scraped, "casework_event_streams") == 2  # the outsider's and the pool member's
             await asyncio.sleep(0.5)  # both hubs have read the feed's head
 
             # rev1 is on the case team from its start, so every entry is his whatever the moment
