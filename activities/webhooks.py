@@ -83,8 +83,9 @@ class Dispatcher:
         due = await subscriptions.lease_due(self.db, _now(), self._lease(), SEND_BATCH)
         if due:
             by_subscription = {s.id: s for s in await subscriptions.active(self.db)}
-            outcomes = await asyncio.gather(*(self._send(d, by_subscription.get(d.subscription_id)) for d in due))
-            await subscriptions.record(self.db, [o for o in outcomes if o is not None], _now())
+            outcomes = await asyncio.gather(*(self._send(d, by_subscription.get(d.subscription_id)) for d in due),
+                                            return_exceptions=True)
+            await subscriptions.record(self.db, [o for o in outcomes if isinstance(o, subscriptions.Outcome)], _now())
         return bool(fanned or due)
 
     def _lease(self) -> timedelta:
@@ -130,14 +131,18 @@ class Dispatcher:
         error: str
         try:
             self.policy.check_url(subscription.url)
-            resp = await self._http.post(subscription.url, content=body.encode(), headers=headers)
-            if 200 <= resp.status_code < 300:
+            # the whole attempt is bounded (httpx bounds each read, and a receiver may drip),
+            # and the answer's body is never read: only its status counts
+            status = await asyncio.wait_for(self._post(subscription.url, body, headers), self.settings.webhook_timeout_seconds)
+            if 200 <= status < 300:
                 return subscriptions.Outcome(delivery)
-            error = f"the receiver answered {resp.status_code}"
+            error = f"the receiver answered {status}"
         except OutboundRefused as exc:
             error = f"refused by CASEWORK_HTTP_ALLOW: {exc}"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: the receiver could not be reached"
+        except (httpx.HTTPError, TimeoutError) as exc:
+            error = f"{type(exc).__name__}: the receiver could not be reached in time"
+        except Exception as exc:  # a URL httpx cannot use, or anything else: this delivery fails, not the round
+            error = f"{type(exc).__name__}: the delivery could not be sent"
         attempts = delivery.attempts + 1
         retry_at = None if attempts >= self.settings.webhook_max_attempts else _now() + backoff(
             attempts, self.settings.webhook_retry_seconds
@@ -145,6 +150,11 @@ class Dispatcher:
         if retry_at is None:
             log.warning("delivery %s set aside after %d attempts: %s", delivery.id, attempts, error)
         return subscriptions.Outcome(delivery, error, retry_at)
+
+
+    async def _post(self, url: str, body: str, headers: dict[str, str]) -> int:
+        async with self._http.stream("POST", url, content=body.encode(), headers=headers) as resp:
+            return resp.status_code
 
 
 def _now() -> datetime:

@@ -82,6 +82,11 @@ def _tags(header: str) -> list[tuple[bool, str]]:
     return out
 
 
+def _number(text: str) -> bool:
+    """ASCII digits only (`str.isdigit` takes superscripts, which `int` refuses)."""
+    return 0 < len(text) <= 18 and text.isascii() and text.isdigit()
+
+
 def if_match(header: str | None) -> list[int] | None:
     """The case versions an If-Match header allows, for the engine's conditional command
     (RFC 9110 13.1.1): None when there is no condition (no header, or `*`, which any case
@@ -89,7 +94,7 @@ def if_match(header: str | None) -> list[int] | None:
     matches nothing, so a header of only those is answered 412."""
     if header is None or header.strip() == "*":
         return None
-    return [int(text) for weak, text in _tags(header) if not weak and text.isdigit()][:20]
+    return [int(text) for weak, text in _tags(header) if not weak and _number(text)][:20]
 
 
 def none_match(header: str | None, version: int) -> bool:

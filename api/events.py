@@ -51,15 +51,26 @@ class EventHub:
         self._kept: deque[feed.Entry] = deque(maxlen=KEPT)
         self._moved = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
         self._streams = 0
 
     async def _start(self) -> None:
+        """Start the reader if it is not running, and wait until it knows the feed's head.
+        The task is made before any await, so streams connecting together start one reader."""
         if self._task is None or self._task.done():
-            self.head = self._floor = await feed.last_id(self.db)
-            self._kept.clear()
-            self._task = asyncio.create_task(self._poll(), name="event-feed")
+            self._ready = asyncio.Event()
+            self._task = asyncio.create_task(self._poll(self._ready), name="event-feed")
+        await self._ready.wait()
 
-    async def _poll(self) -> None:
+    async def _poll(self, ready: asyncio.Event) -> None:
+        self._kept.clear()
+        while not ready.is_set():
+            try:
+                self.head = self._floor = await feed.last_id(self.db)
+                ready.set()
+            except Exception:
+                log.warning("reading the event feed's head failed; retrying", exc_info=True)
+                await asyncio.sleep(self.poll_seconds)
         while self._streams > 0:
             try:
                 entries = await feed.since(self.db, self.head, BATCH)
@@ -126,7 +137,7 @@ class EventHub:
 def _cursor(value: str | None) -> int | None:
     if value is None or value == "":
         return None
-    if not value.isdigit() or len(value) > 18:
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise bad_request("Last-Event-ID is the id of an event this stream sent (a number)")
     return int(value)
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 from typing import Annotated
 
+import httpx
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field, field_validator
 
@@ -78,8 +80,16 @@ class DeliveryView(BaseModel):
     deliveredOn: datetime | None
 
 
-def _view(row: SubscriptionRow) -> SubscriptionView:
-    return SubscriptionView(id=row.id, url=row.url, filter=store.Filter.model_validate(row.filter), description=row.description,
+def _shown_url(url: str) -> str:
+    """A URL as someone other than its owner sees it: scheme, host and port only (hooks
+    often carry their credential in the path or query)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/..."
+
+
+def _view(row: SubscriptionRow, actor: Actor | None = None) -> SubscriptionView:
+    url = row.url if actor is None or row.owner_id == actor.user_id else _shown_url(row.url)
+    return SubscriptionView(id=row.id, url=url, filter=store.Filter.model_validate(row.filter), description=row.description,
                             state=row.state, createdOn=row.created_on, owner=row.owner_id)
 
 
@@ -104,6 +114,10 @@ async def _mine(request: Request, subscription_id: str, actor: Actor) -> Subscri
 async def create_subscription(body: SubscriptionBody, request: Request, actor: CurrentActor, svc: Service) -> CreatedSubscription:
     """Deliver the events of the cases the caller may see, from now on, to `url`."""
     try:
+        httpx.URL(body.url).port  # reading the port is what checks it
+    except (httpx.InvalidURL, ValueError, TypeError):
+        raise unprocessable("the URL cannot be read", [{"field": "url", "message": "not a URL"}]) from None
+    try:
         OutboundPolicy.parse(svc.settings.http_allow).check_url(body.url)
     except OutboundRefused as exc:
         raise unprocessable(f"the URL may not be called: {exc}", [{"field": "url", "message": str(exc)}]) from None
@@ -119,19 +133,19 @@ async def create_subscription(body: SubscriptionBody, request: Request, actor: C
 @router.get("/subscriptions", response_model=list[SubscriptionView])
 async def list_subscriptions(actor: CurrentActor, svc: Service) -> list[SubscriptionView]:
     """The caller's subscriptions (every one for an operator), oldest first."""
-    return [_view(r) for r in await store.owned_by(svc.db, None if sees_all(actor) else actor.user_id)]
+    return [_view(r, actor) for r in await store.owned_by(svc.db, None if sees_all(actor) else actor.user_id)]
 
 
 @router.get("/subscriptions/{subscriptionId}", response_model=SubscriptionView)
 async def get_subscription(subscriptionId: SubscriptionId, request: Request, actor: CurrentActor) -> SubscriptionView:
-    return _view(await _mine(request, subscriptionId, actor))
+    return _view(await _mine(request, subscriptionId, actor), actor)
 
 
 async def _set_state(request: Request, subscription_id: str, actor: Actor, state: str) -> SubscriptionView:
     row = await _mine(request, subscription_id, actor)
     await store.set_state(request.app.state.service.db, row.id, state)
     row.state = state
-    return _view(row)
+    return _view(row, actor)
 
 
 @router.post("/subscriptions/{subscriptionId}/pause", response_model=SubscriptionView)

@@ -233,15 +233,21 @@ async def _append_to_feed(db: Database, session: AsyncSession, case_id: str, aud
     """Append the case's stored entries that follow what the feed has of it, in their order
     and without a gap: an entry written ahead of an earlier one waits in the audit table
     until the earlier one arrives, so the stream shows every case's entries in order. A case
-    with nothing in the feed yet starts at the first entry the read model holds of it (a
-    case's first write carries its first entry; one older than the feed is fed from the
-    start of what is stored, FEED_BATCH entries per write). `audiences`: by entry number,
+    with nothing in the feed yet (made since the feed exists) starts at its entry 0; the
+    cases from before it start after what was stored then (migration 0011 marks them). `audiences`: by entry number,
     who the task an entry of this change is about was for, before or after it."""
     sql = _statements(db)
     if not db.is_sqlite:
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FEED_LOCK})
     fed = await session.scalar(sql.fed_upto, {"k_case": case_id})
-    start = (await session.scalar(sql.first_stored, {"k_case": case_id}) or 0) if fed is None else fed + 1
+    if fed is None:
+        start = 0  # a case made since the feed exists: from its first entry, waiting for it
+    elif fed == -1:
+        # a case from before the feed with no entry stored then (migration 0011): from the
+        # first entry stored since
+        start = await session.scalar(sql.first_stored, {"k_case": case_id}) or 0
+    else:
+        start = fed + 1
     seqs = list(await session.scalars(sql.unfed, {"k_case": case_id, "k_from": start}))
     contiguous = [s for i, s in enumerate(seqs) if s == start + i]
     if contiguous:

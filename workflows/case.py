@@ -200,6 +200,14 @@ def _release(inp: CaseInput) -> None:
     inp.names = {}
 
 
+def _answer_bytes(result: "ActionResult") -> int:
+    """What an answer weighs in the idempotency window, measured without the fields added
+    since (`next`, a task's `definitionId`), so that a run replayed on this code keeps and
+    drops the same answers as when it was recorded (a key answered from the window then
+    must be answered from it again)."""
+    return len(result.model_dump_json(exclude={"next": True, "task": {"definitionId"}}))
+
+
 def _to_application_error(exc: Exception) -> ApplicationError:
     if isinstance(exc, DomainError):
         return ApplicationError(exc.message, {"errors": exc.details, "reason": exc.reason}, type=exc.kind, non_retryable=True)
@@ -216,7 +224,7 @@ class CaseWorkflow:
         self._audit: list[AuditEntry] = list(inp.audit)
         self._audit_dropped = inp.audit_dropped
         self._recent: OrderedDict[str, ActionResult] = OrderedDict(inp.recent)
-        self._recent_bytes: dict[str, int] = {k: len(v.model_dump_json()) for k, v in inp.recent}
+        self._recent_bytes: dict[str, int] = {k: _answer_bytes(v) for k, v in inp.recent}
         self._running: set[tuple[str, int]] = set()
         # sub-cases being asked to stop; a request dies with its sender, so the case waits
         self._cancelling: set[str] = set()
@@ -626,10 +634,10 @@ class CaseWorkflow:
         """Keep the answer for a retry of its key, within the window's count and bytes. An
         answer too large for the window (a big case file) is kept without what made it large:
         a retry of it gets the action's outcome and the case as it is by then."""
-        size = len(result.model_dump_json())
+        size = _answer_bytes(result)
         if size > IDEMPOTENCY_WINDOW_BYTES // 16:
             result = result.model_copy(update={"file": None, "task": None, "item": None, "next": None})
-            size = len(result.model_dump_json())
+            size = _answer_bytes(result)
         self._recent[key] = result
         self._recent_bytes[key] = size
         while len(self._recent) > IDEMPOTENCY_WINDOW or sum(self._recent_bytes.values()) > IDEMPOTENCY_WINDOW_BYTES:

@@ -3,11 +3,13 @@ once, in the case's order, and who each entry is for."""
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 
 from store import feed
-from store.tables import ParticipationRow
+from store.tables import FeedRow, ParticipationRow
 from tests.api.conftest import Gateway, user_id
 from tests.api.test_native import start_with_team, task
 from workflows.public import principals_of
@@ -69,3 +71,22 @@ async def test_a_task_entry_is_for_those_its_task_is_listed_for_even_without_par
     held = (await gateway.call("GET", "/tasks?numberOfResults=1000", "rev1")).json()
     assert [t["assignee"] for t in held if t["caseInstanceId"] == cid] == [user_id("rev1")]
     assert not [t for t in (await gateway.call("GET", "/tasks?numberOfResults=1000", "outsider")).json() if t["caseInstanceId"] == cid]
+
+
+async def test_a_case_from_before_the_feed_is_fed_from_its_next_entry_not_its_history(gateway: Gateway) -> None:
+    """Migration 0011 marks where each existing case's entries begin: its first change after
+    the upgrade appends only what is new."""
+    marks = importlib.import_module("store.migrations.versions.0011_feed_starts").MARKS
+    case = await start_with_team(gateway, "rev1")
+    cid = case["caseInstanceId"]
+    stored = await entries_of(gateway, cid)
+    db = gateway.app.state.service.db
+    async with db.session() as session:  # the case as it was before the feed existed
+        await session.execute(delete(FeedRow).where(FeedRow.case_id == cid))
+        await session.execute(text(marks))
+        await session.commit()
+    assert [e.seq for e in await entries_of(gateway, cid)] == [stored[-1].seq]  # the mark, at the last one stored
+    assert (await gateway.call("PUT", f"/cases/{cid}/casefile", "author", json={"n": 2})).status_code == 200
+    after = [e for e in await entries_of(gateway, cid) if e.seq != stored[-1].seq]
+    assert [e.kind for e in after] == ["CaseFileChanged"]
+    assert after[0].seq == stored[-1].seq + 1

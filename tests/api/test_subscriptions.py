@@ -12,7 +12,7 @@ import pytest
 
 from activities.webhooks import Dispatcher, backoff
 from store import feed, subscriptions as store
-from tests.api.conftest import Gateway
+from tests.api.conftest import Gateway, user_id
 from tests.api.test_metrics import sample
 from tests.api.test_native import assert_problem, start_with_team, task
 from tests.integration.test_webhooks import serve, verified
@@ -31,6 +31,7 @@ async def test_bad_subscriptions_are_refused_and_nothing_is_kept(gateway: Gatewa
     cases = [
         ({"url": "http://169.254.169.254/latest"}, 422, "CASEWORK_HTTP_ALLOW"),
         ({"url": "ftp://127.0.0.1/x"}, 422, "http"),
+        ({"url": "http://127.0.0.1:abc/x"}, 422, "cannot be read"),
         ({"url": "http://127.0.0.1:9/x", "secret": "whsec_" + base64.b64encode(b"short").decode()}, 422, ""),
         ({"url": "http://127.0.0.1:9/x", "filter": {"types": "TaskClaimed"}}, 422, ""),
         ({"url": "http://127.0.0.1:9/x", "extra": 1, "filter": {"types": ["x"] * 51}}, 422, ""),
@@ -49,7 +50,8 @@ async def test_subscriptions_belong_to_their_owner_and_operators(gateway: Gatewa
     assert read["url"] == "http://127.0.0.1:9/mine" and "secret" not in read
     assert mine["id"] in [s["id"] for s in (await gateway.call("GET", "/subscriptions", "rev2")).json()]
     assert mine["id"] not in [s["id"] for s in (await gateway.call("GET", "/subscriptions", "rev1")).json()]
-    assert mine["id"] in [s["id"] for s in (await gateway.call("GET", "/subscriptions", "admin")).json()]
+    operator_view = {s["id"]: s for s in (await gateway.call("GET", "/subscriptions", "admin")).json()}
+    assert operator_view[mine["id"]]["url"] == "http://127.0.0.1:9/..."  # a hook's path may be its credential
     for method, suffix in (("GET", ""), ("POST", "/pause"), ("DELETE", ""), ("GET", "/deliveries")):
         body = assert_problem(await gateway.call(method, path + suffix, "rev1"), 404)
         assert "rev2" not in body["detail"]
@@ -102,8 +104,20 @@ async def test_the_dispatcher_delivers_signed_events_of_visible_cases_and_sets_f
         assert await store.forget_delivered(app.state.service.db, datetime.now(UTC) - timedelta(days=1)) == 0
         assert await store.forget_delivered(app.state.service.db, datetime.now(UTC) + timedelta(seconds=1)) >= len(mine) + 1
         assert (await gateway.call("GET", f"/subscriptions/{failing['id']}/deliveries", "rev1")).json() == []
-        for sub in (seen, unseen, failing):
-            await gateway.call("DELETE", f"/subscriptions/{sub['id']}", "admin")
+        # a URL that cannot be sent to (stored before the gateway checked ports) fails its
+        # own deliveries, and the round records everyone else's outcomes
+        broken = await store.create(app.state.service.db, user_id("rev1"), "http://127.0.0.1:99999/x", store.new_secret(),
+                                    store.Filter(types=["TaskRevoked"]), "", datetime.now(UTC))
+        receiver.modes["/rev1"] = "up"
+        assert (await gateway.call("PUT", f"/tasks/{task(case, 'review')}/revoke", "rev1")).status_code == 200
+        await app.state.service.settle()
+        for _ in range(10):
+            await dispatcher.round()
+        assert "TaskRevoked" in [p["type"] for p in verified(seen["secret"], receiver.on("/rev1")).values()]
+        [bad] = (await gateway.call("GET", f"/subscriptions/{broken.id}/deliveries", "rev1")).json()
+        assert bad["status"] == "failed" and "could not be" in bad["lastError"]
+        for sub in (seen["id"], unseen["id"], failing["id"], broken.id):
+            await gateway.call("DELETE", f"/subscriptions/{sub}", "admin")
     finally:
         server.shutdown()
 
