@@ -211,7 +211,7 @@ async def lease_due(db: Database, now: datetime, lease: timedelta, limit: int) -
                SubscriptionRow.state == ACTIVE)
         .order_by(DeliveryRow.next_attempt_at).limit(limit)
     )
-    leased: list[DeliveryRow] = []
+    leased: list[str] = []  # ids
     async with db.session() as session:
         for delivery_id in list(await session.scalars(due)):
             got = await session.execute(
