@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any, AsyncIterator
 
 from fastapi import FastAPI, Request
@@ -32,7 +31,7 @@ from api.processmaker import lists as pm_lists
 from api.processmaker import token as pm_token
 from api.auth import TokenService, token_router
 from api.errors import ApiError, register_envelope, render, title
-from api.service import CaseService
+from api.service import CaseService, definition_files
 import gc_tuning
 import log_setup
 from settings import Settings, get_settings
@@ -48,30 +47,6 @@ def problem(status: int, title: str, detail: str = "", *, type_: str = "about:bl
     body: dict[str, Any] = {"type": type_, "title": title, "status": status, "detail": detail}
     body.update(extra or {})
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
-
-
-async def deploy_folder(svc: CaseService, folder: Path) -> list[str]:
-    """Deploy every definition in the folder; they may name each other as sub-cases.
-
-    A file that does not validate stops the start: a gateway that silently skipped it would
-    leave cases unstartable with no one told why.
-    """
-    paths = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
-    documents: dict[Path, Any] = {}
-    for path in paths:
-        try:
-            documents[path] = svc.parse_document(path.read_text(encoding="utf-8"))
-        except ApiError as exc:
-            raise RuntimeError(f"{path}: {exc.detail}") from None
-    ids = frozenset(doc["id"] for doc in documents.values() if isinstance(doc, dict) and isinstance(doc.get("id"), str))
-    deployed: list[str] = []
-    for path, raw in documents.items():
-        try:
-            definition, version, created = await svc.deploy(raw, "system", also_known=ids)
-        except ApiError as exc:
-            raise RuntimeError(f"{path}: {exc.detail}") from None
-        deployed.append(f"{definition.id}@{version}" + ("" if created else " (unchanged)"))
-    return deployed
 
 
 DESCRIPTION = """Durable case management on Temporal. One core, three faces:
@@ -111,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.service = svc
         app.state.events = EventHub(db, settings.events_poll_seconds)
         if settings.definitions.is_dir():
-            for line in await deploy_folder(svc, settings.definitions):
+            for line in await svc.deploy_files(definition_files(settings.definitions)):
                 log.info("definition %s", line)
         gc_tuning.settle()
         try:

@@ -13,6 +13,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -139,6 +140,11 @@ def _path(loc: tuple[Any, ...]) -> str:
     return out
 
 
+def definition_files(folder: Path) -> list[Path]:
+    """The definition documents of a folder, in name order."""
+    return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
+
+
 class CaseService:
     def __init__(self, settings: Settings, client: Client, db: Database, directory: Directory) -> None:
         self.settings = settings
@@ -166,6 +172,30 @@ class CaseService:
             self.db, definition.id, definition.name, definition.category, body, deployed_by
         )
         return definition.model_copy(update={"version": version}), version, created
+
+    async def deploy_files(self, paths: list[Path]) -> list[str]:
+        """Deploy definition files together (the gateway's folder at start, the CLI's
+        `definitions deploy`): they may name each other as sub-cases. Any file that does not
+        parse or validate stops it with RuntimeError naming the file; files before it stay
+        deployed, and deploying one again changes nothing. Each line: `id@version`, with
+        " (unchanged)" when that definition was deployed already."""
+        documents: dict[Path, Any] = {}
+        for path in paths:
+            try:
+                documents[path] = self.parse_document(path.read_text(encoding="utf-8"))
+            except ApiError as exc:
+                raise RuntimeError(f"{path}: {exc.detail}") from None
+            except OSError as exc:
+                raise RuntimeError(f"{path}: {exc.strerror or exc}") from None
+        ids = frozenset(d["id"] for d in documents.values() if isinstance(d, dict) and isinstance(d.get("id"), str))
+        deployed: list[str] = []
+        for path, raw in documents.items():
+            try:
+                definition, version, created = await self.deploy(raw, "system", also_known=ids)
+            except ApiError as exc:
+                raise RuntimeError(f"{path}: {exc.detail}") from None
+            deployed.append(f"{definition.id}@{version}" + ("" if created else " (unchanged)"))
+        return deployed
 
     async def deploy_as(self, actor: Actor, raw: Any) -> tuple[Definition, int, bool]:
         if DEPLOY_PERMISSION not in actor.permissions:

@@ -67,8 +67,16 @@ async def write(db: Database, doc: CaseDoc) -> bool:
     return await write_change(db, change) == "written"
 
 
-async def write_change(db: Database, change: CaseChange) -> Outcome:
+async def write_change(db: Database, change: CaseChange, *, replace: bool = False) -> Outcome:
+    """`replace` (a whole case, base 0): write it even over a stored version as new or newer,
+    in the same transaction, for an operator who knows the stored rows are wrong (the CLI's
+    `rebuild --force`). A workflow's next change then finds the version it expects, or a gap
+    and writes the case whole: the read model only moves to states the case recorded."""
+    if replace and change.base != 0:
+        raise ValueError("only a whole case replaces what is stored")
     async with db.session() as session:
+        if replace:
+            await session.execute(update(CaseRow).where(CaseRow.case_id == change.doc.case_id).values(version=-1))
         outcome = await _claim_case_row(db, session, change)
         audiences: dict[str, list[str]] = {}
         if outcome == "written":

@@ -800,6 +800,18 @@ class CaseWorkflow:
         return work if self._visible(actor) or work.tasks else None
 
     @workflow.query
+    def read_model(self, audit_from: int) -> projection.CaseChange:
+        """The whole case as the read model stores it, with the audit entries the workflow
+        still holds from number `audit_from` on (at most AUDIT_PER_CHANGE): what the operator
+        CLI's `rebuild` writes, for any case this code can replay. No actor: it is asked over
+        Temporal's API only, by whoever may already read the workflow's history."""
+        doc = projection.project(self._state)
+        return projection.CaseChange(
+            base=0, doc=doc, participations=doc.participations, present=[d.del_index for d in doc.delegations],
+            audit=self._audit_since(audit_from),
+        )
+
+    @workflow.query
     def discretionary(self, actor: Actor) -> views.DiscretionaryOptions | None:
         if not self._visible(actor):
             return None

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from api.app import deploy_folder
-from api.service import CaseService
+from api.service import CaseService, definition_files
 from settings import Settings
 from store import definitions
 from store.db import Database
@@ -45,8 +44,8 @@ async def test_definitions_that_name_each_other_deploy_in_any_order(service: Cas
     folder.mkdir()
     (folder / "a-parent.yaml").write_text(PARENT)
     (folder / "b-child.yaml").write_text(CHILD)
-    assert await deploy_folder(service, folder) == ["a-parent@1", "b-child@1"]
-    assert await deploy_folder(service, folder) == ["a-parent@1 (unchanged)", "b-child@1 (unchanged)"]
+    assert await service.deploy_files(definition_files(folder)) == ["a-parent@1", "b-child@1"]
+    assert await service.deploy_files(definition_files(folder)) == ["a-parent@1 (unchanged)", "b-child@1 (unchanged)"]
     assert {r.id for r in await definitions.list_latest(service.db)} == {"a-parent", "b-child"}
 
 
@@ -64,6 +63,6 @@ async def test_a_bad_file_stops_the_start_naming_the_file(service: CaseService, 
     folder.mkdir()
     (folder / "broken.yaml").write_text(text)
     with pytest.raises(RuntimeError) as err:
-        await deploy_folder(service, folder)
+        await service.deploy_files(definition_files(folder))
     assert str(err.value).startswith(f"{folder / 'broken.yaml'}: ") and message in str(err.value)
     assert await definitions.list_latest(service.db) == []
