@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.events.close()
             await db.close()
             gc_tuning.release()
+            log.info("gateway stopped: its requests answered, its read-model writes done")
 
     app = FastAPI(
         title="Casework",

@@ -25,6 +25,7 @@ class Stack:
     tokens: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.data.mkdir(parents=True, exist_ok=True)
         write_directory(self.data / "directory.yaml")
         self.dev = DevServer(self.data / "temporal.db", log_file=self.data / "temporal.log")
         self.settings_env = {
