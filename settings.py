@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     # Where the worker serves the Temporal SDK's Prometheus metrics (`host:port`, then
     # http://host:port/metrics). Empty: no metrics server (`make run` uses 127.0.0.1:9464).
     worker_metrics_address: str = ""
+    # How often the worker counts the read model's open cases for its `casework_open_cases`
+    # gauge (one count query per worker each time).
+    worker_gauge_seconds: float = Field(default=30.0, gt=0, le=3600)
     # How long a stopping worker (SIGTERM) lets its running activities finish before it
     # cancels them; under Kubernetes' default 30 s termination grace.
     worker_shutdown_grace_seconds: float = Field(default=25.0, ge=0, le=3600)

@@ -22,6 +22,7 @@ from activities.outbound import OutboundPolicy
 from activities.read_model import ReadModelActivities
 from activities.subcases import SubCaseActivities
 from settings import Settings, get_settings
+from store import projection
 from store.db import Database
 from activities.webhooks import Dispatcher
 from store.directory import Directory
@@ -82,13 +83,26 @@ def _runtime(settings: Settings) -> Runtime:
     """The SDK's runtime: its own log lines (warnings and errors of its Rust core) go through
     Python's logging, so they come in the process's one format (log_setup.py); its Prometheus
     metrics (workflow and activity task latencies and failures, pollers, the sticky cache)
-    are served when an address is set."""
+    are served when an address is set, with ours beside them (the projection lag of the
+    worker's writes, the open cases)."""
     logs = LoggingConfig(
         filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
         forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
     )
     metrics = PrometheusConfig(bind_address=settings.worker_metrics_address) if settings.worker_metrics_address else None
     return Runtime(telemetry=TelemetryConfig(logging=logs, metrics=metrics))
+
+
+async def count_open_cases(db: Database, runtime: Runtime, every: float) -> None:
+    """The `casework_open_cases` gauge beside the SDK's metrics: cases that have not finished,
+    as the read model holds them (every worker reports the same figure)."""
+    gauge = runtime.metric_meter.create_gauge("casework_open_cases", "Cases in the read model that have not finished")
+    while True:
+        try:
+            gauge.set(await projection.open_cases(db))
+        except Exception:  # the database away: the gauge keeps its last figure
+            log.warning("the open cases could not be counted", exc_info=True)
+        await asyncio.sleep(every)
 
 
 async def main() -> None:
@@ -100,8 +114,9 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    runtime = _runtime(settings)
     client = await Client.connect(
-        settings.temporal_target, namespace=settings.namespace, data_converter=pydantic_data_converter, runtime=_runtime(settings)
+        settings.temporal_target, namespace=settings.namespace, data_converter=pydantic_data_converter, runtime=runtime
     )
     # An existing cluster may lack them; the workflow's upserts would fail without them.
     added = await ensure_search_attributes(client, settings.namespace)
@@ -111,14 +126,16 @@ async def main() -> None:
     await db.init()
     worker = build_worker(client, settings, db)
     dispatcher = asyncio.create_task(Dispatcher(settings, db, Directory.load(settings.directory)).run()) if settings.webhooks else None
+    gauges = asyncio.create_task(count_open_cases(db, runtime, settings.worker_gauge_seconds)) if settings.worker_metrics_address else None
     gc_tuning.settle()
     log.info("worker on task queue %r at %s", settings.task_queue, settings.temporal_target)
     async with worker:
         await stop.wait()
-        if dispatcher is not None:
-            # a delivery under way when stopped keeps its lease; another worker sends it after
-            dispatcher.cancel()
-            await asyncio.gather(dispatcher, return_exceptions=True)
+        # a delivery under way when stopped keeps its lease; another worker sends it after
+        loops = [t for t in (dispatcher, gauges) if t is not None]
+        for task in loops:
+            task.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
     await db.close()
 
 

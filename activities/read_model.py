@@ -5,6 +5,9 @@ BALANCED assignment's round-robin counter (it spans cases, so it cannot live in 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -17,10 +20,14 @@ from temporalio import activity
 from workflows.engine.projection import CaseChange, CaseDoc
 
 
+LAG_METRIC = "casework_projection_lag_seconds"
+
+
 class ReadModelActivities:
     def __init__(self, db: Database, directory: Directory | None = None) -> None:
         self.db = db
         self.directory = directory
+        self._lag: Any = None
 
     @activity.defn(name="project_case")
     async def project_case(self, doc: CaseDoc) -> bool:
@@ -31,9 +38,21 @@ class ReadModelActivities:
         """"written", "stale", or "gap": the store holds less than the workflow knew it did (a
         database restored from an older backup); the workflow then writes the whole case."""
         outcome = await projection.write_change(self.db, change)
+        if outcome == "written":
+            self._note_lag(change)
         if outcome == "gap":
             activity.logger.warning("case %s: the read model is behind version %d; rewriting it whole", change.doc.case_id, change.base)
         return outcome
+
+    def _note_lag(self, change: CaseChange) -> None:
+        """How long after the case recorded it a change reached the read model: changes no
+        gateway wrote (timers, process tasks, sub-cases, a gateway that died), at the worker's
+        metrics address (the gateway counts its own writes in its /metrics)."""
+        if self._lag is None:
+            self._lag = activity.metric_meter().create_histogram_float(
+                LAG_METRIC, "Time from a case's change to its write into the read model, by the worker", "s"
+            )
+        self._lag.record(max((datetime.now(UTC) - change.doc.last_modified).total_seconds(), 0.0))
 
     @activity.defn(name="balanced_pick")
     async def balanced_pick(self, req: BalancedPickRequest) -> BalancedPick:

@@ -1,8 +1,10 @@
 """Prometheus metrics of the gateway (`GET /metrics`): requests by route and status, their
-latency, Temporal RPC failures, the event streams open on this gateway, and, read from the
+latency, Temporal RPC failures, the event streams open on this gateway, how long after a
+case's change this gateway wrote it into the read model, and, read from the
 read model at each scrape, the webhook backlog (shared by every gateway: pending and set
 aside deliveries, the age of the oldest pending one). The worker's metrics are the Temporal
-SDK's own, on the address of `CASEWORK_WORKER_METRICS_ADDRESS` (worker.py).
+SDK's own, with the worker's projection lag and the open cases beside them, on the address
+of `CASEWORK_WORKER_METRICS_ADDRESS` (worker.py).
 
 Labels are route templates (`/tasks/{taskId}/claim`), methods and statuses, never ids,
 users or tokens. Like /health and /ready the endpoint needs no token: keep it on the
@@ -33,6 +35,10 @@ TEMPORAL_ERRORS = Counter("casework_temporal_rpc_errors", "Temporal RPCs of the 
 EVENT_STREAMS = Gauge("casework_event_streams", "GET /events streams open on this gateway")
 DELIVERIES = Gauge("casework_webhook_deliveries", "Webhook deliveries waiting (pending) or set aside (failed), all workers", ["status"])
 OLDEST_PENDING = Gauge("casework_webhook_oldest_pending_seconds", "Age of the oldest pending webhook delivery (0: none)")
+PROJECTION_LAG = Histogram(
+    "casework_projection_lag_seconds", "Time from a case's change to its write into the read model, by this gateway",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)
 # a scrape waits at most this long for the read model's figures (else it shows the last ones)
 BACKLOG_TIMEOUT = 2.0
 
@@ -84,6 +90,11 @@ def _route(scope: dict[str, Any]) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else "unmatched"
+
+
+def projected(recorded_at: datetime) -> None:
+    """A change this gateway wrote, `recorded_at` being when its case made it."""
+    PROJECTION_LAG.observe(max((datetime.now(UTC) - recorded_at).total_seconds(), 0.0))
 
 
 def temporal_failed(status: Any) -> None:

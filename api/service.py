@@ -405,6 +405,8 @@ class CaseService:
                 await asyncio.sleep(pause)
                 while True:
                     outcome = await projection.write_change(self.db, change)
+                    if outcome == "written":
+                        metrics.projected(change.doc.last_modified)
                     earlier = {t for t in self._writing_case.get(case_id, ()) if t is not me}
                     if outcome != "gap" or not earlier:
                         break

@@ -100,6 +100,12 @@ async def stored_versions(db: Database, case_ids: list[str]) -> dict[str, int]:
         return {case_id: version for case_id, version in rows}
 
 
+async def open_cases(db: Database) -> int:
+    """How many cases the read model holds that have not finished (for the worker's gauge)."""
+    async with db.session() as session:
+        return int(await session.scalar(select(func.count()).select_from(CaseRow).where(CaseRow.finished_at.is_(None))) or 0)
+
+
 class _Statements:
     """The write's statements for one dialect, built once with bound parameters: each write
     only binds values, so SQLAlchemy neither builds nor compiles a statement per write (it

@@ -10,8 +10,10 @@ from typing import Any
 
 import httpx
 
-from tests.api.conftest import Gateway
+from tests.api.conftest import HERE as API_TESTS, Gateway
+from tests.support import http_service
 from tests.support.processes import WorkerProcess, free_port
+from tests.support.stack import Stack
 
 
 def sample(text: str, name: str, **labels: str) -> float:
@@ -75,3 +77,81 @@ async def test_the_worker_serves_the_sdk_metrics(temporal_env: Any, tmp_path: Pa
     finally:
         assert worker.stop() == 0
 
+
+
+BOOKING = """
+id: quick-booking
+name: Quick booking
+roles:
+  clerk: {users: [rev1]}
+inputs:
+  service: {type: string, required: true}
+plan:
+  items:
+    - id: book
+      type: processTask
+      name: Book it
+      http: {method: POST, url: "{service}/book", json: {}, output: {reference: "$.reference"}}
+    - id: confirm
+      type: humanTask
+      name: Confirm
+      role: clerk
+      entry:
+        - {on: [book.complete]}
+"""
+
+
+async def test_the_read_model_lag_and_the_open_cases_are_measured_where_they_happen(tmp_path: Path) -> None:
+    """The gateway times the changes it writes (each action's), the worker those no gateway
+    saw (here a process task's outcome), and the worker counts the open cases."""
+    service, server = http_service.serve()
+    service.answer("/book", (200, {"reference": "R-1"}))
+    definitions = tmp_path / "definitions"
+    definitions.mkdir()
+    (definitions / "quick-booking.yaml").write_text(BOOKING)
+    (definitions / "review.yaml").write_text((API_TESTS / "definitions" / "review.yaml").read_text())
+    address = f"127.0.0.1:{free_port()}"
+    stack = Stack(tmp_path / "system", env={
+        "CASEWORK_DEFINITIONS": str(definitions), "CASEWORK_WORKER_METRICS_ADDRESS": address, "CASEWORK_WORKER_GAUGE_SECONDS": "0.2",
+    })
+    try:
+        await stack.start()
+        async with httpx.AsyncClient(base_url=stack.gateway_list[0].url, timeout=20.0) as http:
+            async def ok(method: str, path: str, user: str, **kw: Any) -> httpx.Response:
+                resp = await http.request(method, path, headers=stack.auth(user), **kw)
+                assert resp.status_code < 300, resp.text
+                return resp
+
+            for subject in ("one", "two", "three"):
+                await ok("POST", "/cases", "author", json={"definition": "review", "inputs": {"subject": subject}})
+            closed = (await ok("POST", "/cases", "author", json={"definition": "review", "inputs": {"subject": "closed"}})).json()
+            await ok("PUT", f"/tasks/{closed['caseInstanceId']}.review/claim", "rev1")
+            await ok("POST", f"/tasks/{closed['caseInstanceId']}.review/complete", "rev1", json={"verdict": "reject"})
+            booked = (await ok("POST", "/cases", "author", json={"definition": "quick-booking", "inputs": {"service": service.url}})).json()
+
+            async def worker_metrics() -> str:
+                try:
+                    answer = await http.get(f"http://{address}/metrics")
+                except httpx.HTTPError:
+                    return ""
+                return answer.text if answer.status_code == 200 else ""
+
+            text = ""
+            for _ in range(300):
+                text = await worker_metrics()
+                if sample(text, "casework_open_cases") == 4 and sample(text, "casework_projection_lag_seconds_count") >= 1:
+                    break
+                await asyncio.sleep(0.1)
+            # four cases open (the closed one is not), and the process task's outcome, which no
+            # gateway saw, was written by the worker
+            assert sample(text, "casework_open_cases") == 4, text[-2000:]
+            assert sample(text, "casework_projection_lag_seconds_count") >= 1
+            case = (await ok("GET", f"/cases/{booked['caseInstanceId']}", "author")).json()
+            assert case["file"]["reference"] == "R-1"
+            # the gateway wrote the five starts itself, before answering them (and the actions,
+            # but for a closing case's last change, which the worker may write first)
+            gateway_text = (await http.get("/metrics")).text
+            assert sample(gateway_text, "casework_projection_lag_seconds_count") >= 5
+    finally:
+        server.shutdown()
+        stack.stop()
