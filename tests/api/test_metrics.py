@@ -13,7 +13,7 @@ import httpx
 from tests.api.conftest import HERE as API_TESTS, Gateway
 from tests.support import http_service
 from tests.support.processes import WorkerProcess, free_port
-from tests.support.stack import Stack
+from tests.support.stack import BOOKING, Stack
 
 
 def sample(text: str, name: str, **labels: str) -> float:
@@ -79,26 +79,6 @@ async def test_the_worker_serves_the_sdk_metrics(temporal_env: Any, tmp_path: Pa
 
 
 
-BOOKING = """
-id: quick-booking
-name: Quick booking
-roles:
-  clerk: {users: [rev1]}
-inputs:
-  service: {type: string, required: true}
-plan:
-  items:
-    - id: book
-      type: processTask
-      name: Book it
-      http: {method: POST, url: "{service}/book", json: {}, output: {reference: "$.reference"}}
-    - id: confirm
-      type: humanTask
-      name: Confirm
-      role: clerk
-      entry:
-        - {on: [book.complete]}
-"""
 
 
 async def test_the_read_model_lag_and_the_open_cases_are_measured_where_they_happen(tmp_path: Path) -> None:
@@ -108,7 +88,7 @@ async def test_the_read_model_lag_and_the_open_cases_are_measured_where_they_hap
     service.answer("/book", (200, {"reference": "R-1"}))
     definitions = tmp_path / "definitions"
     definitions.mkdir()
-    (definitions / "quick-booking.yaml").write_text(BOOKING)
+    (definitions / "booking.yaml").write_text(BOOKING.read_text())
     (definitions / "review.yaml").write_text((API_TESTS / "definitions" / "review.yaml").read_text())
     address = f"127.0.0.1:{free_port()}"
     stack = Stack(tmp_path / "system", env={
@@ -127,7 +107,7 @@ async def test_the_read_model_lag_and_the_open_cases_are_measured_where_they_hap
             closed = (await ok("POST", "/cases", "author", json={"definition": "review", "inputs": {"subject": "closed"}})).json()
             await ok("PUT", f"/tasks/{closed['caseInstanceId']}.review/claim", "rev1")
             await ok("POST", f"/tasks/{closed['caseInstanceId']}.review/complete", "rev1", json={"verdict": "reject"})
-            booked = (await ok("POST", "/cases", "author", json={"definition": "quick-booking", "inputs": {"service": service.url}})).json()
+            booked = (await ok("POST", "/cases", "author", json={"definition": "booking", "inputs": {"service": service.url}})).json()
 
             async def worker_metrics() -> str:
                 try:

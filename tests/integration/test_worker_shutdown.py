@@ -15,34 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.stack import Stack
+from tests.support.stack import BOOKING, Stack
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]
 
-DEFINITION = """
-id: booking
-name: Booking
-roles:
-  clerk: {users: [rev1]}
-inputs:
-  service: {type: string, required: true}
-plan:
-  items:
-    - id: book
-      type: processTask
-      name: Book it
-      http:
-        method: POST
-        url: "{service}/book"
-        json: {caseId: "{caseId}"}
-        output: {reference: "$.reference"}
-    - id: confirm
-      type: humanTask
-      name: Confirm the booking
-      role: clerk
-      entry:
-        - {on: [book.complete]}
-"""
 
 
 class HoldingService:
@@ -78,7 +54,7 @@ class HoldingService:
 async def test_a_stopped_worker_lets_its_running_activity_finish_and_exits_cleanly(tmp_path: Path) -> None:
     definitions = tmp_path / "definitions"
     definitions.mkdir()
-    (definitions / "booking.yaml").write_text(DEFINITION)
+    (definitions / "booking.yaml").write_text(BOOKING.read_text())
     service = HoldingService()
     stack = Stack(tmp_path / "system", env={"CASEWORK_DEFINITIONS": str(definitions), "CASEWORK_WORKER_SHUTDOWN_GRACE_SECONDS": "30"})
     try:

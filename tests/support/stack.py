@@ -14,6 +14,9 @@ import httpx
 from tests.api.conftest import HERE as API_TESTS, USERS, write_directory
 from tests.support.processes import DevServer, GatewayProcess, WorkerProcess
 
+# a definition whose process task calls `{service}/book` (tests of workers and activities)
+BOOKING = Path(__file__).parent / "definitions" / "booking.yaml"
+
 
 @dataclass
 class Stack:
