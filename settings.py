@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     # How the gateway and the worker write their logs: "text" lines, or "json" objects, one
     # per line (log_setup.py).
     log_format: Literal["text", "json"] = "text"
+    # Where the gateway and the worker send OpenTelemetry traces, by OTLP over HTTP: a
+    # collector's base URL such as http://otel-collector:4318 (tracing.py). Empty: no traces.
+    otlp_endpoint: str = Field(default="", pattern=r"^(https?://[^\s/?#]+/?)?$")
     # Where the worker serves the Temporal SDK's Prometheus metrics (`host:port`, then
     # http://host:port/metrics). Empty: no metrics server (`make run` uses 127.0.0.1:9464).
     worker_metrics_address: str = ""

@@ -16,6 +16,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 import gc_tuning
 import log_setup
+import tracing
 from devserver import ensure_search_attributes
 from activities.http_calls import HttpActivities
 from activities.outbound import OutboundPolicy
@@ -32,8 +33,9 @@ log = logging.getLogger("casework.worker")
 
 # The project's own modules are deterministic and imported once; the CEL library is a
 # native extension, and cel-python's parser (celpy, lark) builds its tables once. Passing
-# them through keeps the sandbox from re-importing them per task.
-PASSTHROUGH = ("workflows", "activities", "cel", "celpy", "lark", "pydantic", "pydantic_core", "yaml", "jsonpath_ng")
+# them through keeps the sandbox from re-importing them per task (OpenTelemetry: the tracing
+# interceptor's workflow side, when traces are on).
+PASSTHROUGH = ("workflows", "activities", "cel", "celpy", "lark", "pydantic", "pydantic_core", "yaml", "jsonpath_ng", "opentelemetry")
 
 
 def sandbox() -> SandboxedWorkflowRunner:
@@ -108,6 +110,7 @@ async def count_open_cases(db: Database, runtime: Runtime, every: float) -> None
 async def main() -> None:
     settings = get_settings()
     log_setup.configure("worker", settings.log_format)
+    tracing.configure("worker", settings)
     # From the first moment: a stop asked for while the worker starts ends it cleanly once
     # started, instead of killing it halfway (the default action of SIGTERM).
     stop = asyncio.Event()
@@ -116,7 +119,8 @@ async def main() -> None:
         loop.add_signal_handler(sig, stop.set)
     runtime = _runtime(settings)
     client = await Client.connect(
-        settings.temporal_target, namespace=settings.namespace, data_converter=pydantic_data_converter, runtime=runtime
+        settings.temporal_target, namespace=settings.namespace, data_converter=pydantic_data_converter, runtime=runtime,
+        interceptors=tracing.client_interceptors(),
     )
     # An existing cluster may lack them; the workflow's upserts would fail without them.
     added = await ensure_search_attributes(client, settings.namespace)
@@ -137,6 +141,7 @@ async def main() -> None:
             task.cancel()
         await asyncio.gather(*loops, return_exceptions=True)
     await db.close()
+    tracing.shutdown()
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from api.errors import ApiError, register_envelope, render, title
 from api.service import CaseService, definition_files
 import gc_tuning
 import log_setup
+import tracing
 from settings import Settings, get_settings
 from store.db import Database
 from store.directory import Directory
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings is None:
         settings = get_settings()
         log_setup.configure("gateway", settings.log_format)
+        tracing.configure("gateway", settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -77,7 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await db.init()
         directory = Directory.load(settings.directory)
         client = await Client.connect(
-            settings.temporal_target, namespace=settings.namespace, data_converter=pydantic_data_converter
+            settings.temporal_target, namespace=settings.namespace, data_converter=pydantic_data_converter,
+            interceptors=tracing.client_interceptors(),
         )
         svc = CaseService(settings, client, db, directory)
         app.state.settings = settings
@@ -96,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.events.close()
             await db.close()
             gc_tuning.release()
+            tracing.shutdown()
             log.info("gateway stopped: its requests answered, its read-model writes done")
 
     app = FastAPI(
@@ -155,4 +159,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     register_envelope(pm_token.envelope_prefix(settings.pm_workspace), pm_token.render_oauth)
     app.include_router(pm_token.router)
     document_errors(app)
+    tracing.instrument(app)
     return app
