@@ -263,7 +263,7 @@ async def test_what_ops_see_in_the_temporal_ui(cases: Cases) -> None:
     await cases.act(handle, Claim(actor=ALICE, item_id="one"), key="claim-one")
     details = (await handle.query("__temporal_workflow_metadata")).current_details
     assert details.startswith("**#1** — Active")  # the default title is #{caseNumber}
-    assert "| One | Assigned | alice | — |" in details
+    assert "- **One**: Assigned, held by **alice**" in details.splitlines()
 
     async def attrs() -> Any:
         return (await handle.describe()).typed_search_attributes

@@ -24,13 +24,14 @@ class Stack:
     workers: int = 1
     gateways: int = 1
     database_url: str | None = None
+    ui_port: int | None = None  # the dev server's Web UI, when a test looks at it
     env: dict[str, str] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.data.mkdir(parents=True, exist_ok=True)
         write_directory(self.data / "directory.yaml")
-        self.dev = DevServer(self.data / "temporal.db", log_file=self.data / "temporal.log")
+        self.dev = DevServer(self.data / "temporal.db", log_file=self.data / "temporal.log", ui_port=self.ui_port)
         self.settings_env = {
             "CASEWORK_DIRECTORY": str(self.data / "directory.yaml"),
             "CASEWORK_DEFINITIONS": str(API_TESTS / "definitions"),

@@ -224,20 +224,24 @@ def discretionary_options(state: CaseState, actor: Actor, at: datetime) -> Discr
 
 
 def ops(state: CaseState, names: dict[str, str] | None = None) -> OpsView:
-    """What the Temporal UI shows of a case: a details table of its open tasks and the search
+    """What the Temporal UI shows of a case: a details list of its open tasks and the search
     attributes, with people by username where `names` knows them (directory ids otherwise)."""
     names = names or {}
     defs = DefIndex.of(state.definition)
     open_tasks = [i for i in state.items.values() if i.task is not None and i.state == ItemState.Active]
+    # A list, not a table: the UI renders markdown tables without cell spacing, so their
+    # cells ran together ("Review documentAssignedrev1").
     lines = [f"**{state.title}** — {state.plan.state.value}", ""]
+    lines.append("Open tasks:" if open_tasks else "No open tasks.")
     if open_tasks:
-        lines += ["| task | state | assignee | due |", "|---|---|---|---|"]
+        lines.append("")
     candidates: set[str] = set()
     for i in open_tasks:
         t = i.task
         assert t is not None
-        holder = names.get(t.assignee, t.assignee) if t.assignee else "—"
-        lines.append(f"| {i.name} | {t.task_state.value} | {holder} | {_ops_time(t.due, t.overdue)} |")
+        holder = f"held by **{names.get(t.assignee, t.assignee)}**" if t.assignee else "not claimed yet"
+        due = f", due {_ops_time(t.due, t.overdue)}" if t.due else ""
+        lines.append(f"- **{i.name}**: {t.task_state.value}, {holder}{due}")
         model = defs.items.get(i.definition_id)
         if not t.assignee and isinstance(model, HumanTask):
             candidates |= access.claimants(state, model)
@@ -254,9 +258,7 @@ def ops(state: CaseState, names: dict[str, str] | None = None) -> OpsView:
     )
 
 
-def _ops_time(due: datetime | None, overdue: bool) -> str:
-    if due is None:
-        return "—"
+def _ops_time(due: datetime, overdue: bool) -> str:
     text = due.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     return f"**{text} (overdue)**" if overdue else text
 
