@@ -273,7 +273,7 @@ async def test_what_ops_see_in_the_temporal_ui(cases: Cases) -> None:
     assert list(now.get(sa.CASE_OPEN_TASKS) or []) == ["One"]
     await cases.act(handle, Complete(actor=ALICE, item_id="one", output={"n": 1}), key="complete-one")
     details = (await handle.query("__temporal_workflow_metadata")).current_details
-    assert "| Two | Unassigned | — | — |" in details and "| One |" not in details
+    assert "- **Two**: Unassigned, not claimed yet" in details.splitlines() and "**One**" not in details
     # Who holds what and which tasks are open reach visibility with the case's next
     # projection write, not in the action's own workflow task (an upsert per action
     # doubles the server's work per action).
