@@ -91,7 +91,12 @@ def _runtime(settings: Settings) -> Runtime:
         filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
         forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
     )
-    metrics = PrometheusConfig(bind_address=settings.worker_metrics_address) if settings.worker_metrics_address else None
+    # ours in seconds, with the gateway's buckets (the SDK's default ones are for milliseconds)
+    buckets = {projection.LAG_METRIC: list(projection.LAG_BUCKETS)}
+    metrics = (
+        PrometheusConfig(bind_address=settings.worker_metrics_address, histogram_bucket_overrides=buckets)
+        if settings.worker_metrics_address else None
+    )
     return Runtime(telemetry=TelemetryConfig(logging=logs, metrics=metrics))
 
 

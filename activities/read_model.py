@@ -5,7 +5,6 @@ BALANCED assignment's round-robin counter (it spans cases, so it cannot live in 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import update
@@ -18,9 +17,6 @@ from store.directory import Directory
 from store.tables import BalancedCounterRow
 from temporalio import activity
 from workflows.engine.projection import CaseChange, CaseDoc
-
-
-LAG_METRIC = "casework_projection_lag_seconds"
 
 
 class ReadModelActivities:
@@ -49,10 +45,11 @@ class ReadModelActivities:
         gateway wrote (timers, process tasks, sub-cases, a gateway that died), at the worker's
         metrics address (the gateway counts its own writes in its /metrics)."""
         if self._lag is None:
+            # its buckets: projection.LAG_BUCKETS, set in the worker's runtime (worker.py)
             self._lag = activity.metric_meter().create_histogram_float(
-                LAG_METRIC, "Time from a case's change to its write into the read model, by the worker", "s"
+                projection.LAG_METRIC, "Time from a case's change to its write into the read model, by the worker", "s"
             )
-        self._lag.record(max((datetime.now(UTC) - change.doc.last_modified).total_seconds(), 0.0))
+        self._lag.record(projection.lag_seconds(change.doc))
 
     @activity.defn(name="balanced_pick")
     async def balanced_pick(self, req: BalancedPickRequest) -> BalancedPick:

@@ -24,7 +24,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 from api.asgi import HttpMiddleware, Receive, Send
-from store import subscriptions
+from store import projection, subscriptions
 
 REQUESTS = Counter("casework_http_requests", "HTTP requests answered by the gateway", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -36,8 +36,8 @@ EVENT_STREAMS = Gauge("casework_event_streams", "GET /events streams open on thi
 DELIVERIES = Gauge("casework_webhook_deliveries", "Webhook deliveries waiting (pending) or set aside (failed), all workers", ["status"])
 OLDEST_PENDING = Gauge("casework_webhook_oldest_pending_seconds", "Age of the oldest pending webhook delivery (0: none)")
 PROJECTION_LAG = Histogram(
-    "casework_projection_lag_seconds", "Time from a case's change to its write into the read model, by this gateway",
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+    projection.LAG_METRIC, "Time from a case's change to its write into the read model, by this gateway",
+    buckets=projection.LAG_BUCKETS,
 )
 # a scrape waits at most this long for the read model's figures (else it shows the last ones)
 BACKLOG_TIMEOUT = 2.0
@@ -92,9 +92,9 @@ def _route(scope: dict[str, Any]) -> str:
     return path if isinstance(path, str) else "unmatched"
 
 
-def projected(recorded_at: datetime) -> None:
-    """A change this gateway wrote, `recorded_at` being when its case made it."""
-    PROJECTION_LAG.observe(max((datetime.now(UTC) - recorded_at).total_seconds(), 0.0))
+def projected(doc: Any) -> None:
+    """A change this gateway wrote into the read model (`doc`: the case at that change)."""
+    PROJECTION_LAG.observe(projection.lag_seconds(doc))
 
 
 def temporal_failed(status: Any) -> None:

@@ -406,7 +406,7 @@ class CaseService:
                 while True:
                     outcome = await projection.write_change(self.db, change)
                     if outcome == "written":
-                        metrics.projected(change.doc.last_modified)
+                        metrics.projected(change.doc)
                     earlier = {t for t in self._writing_case.get(case_id, ()) if t is not me}
                     if outcome != "gap" or not earlier:
                         break

@@ -49,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a failure no command foresaw: still one line, and no details
+        # (a driver's or server's text may hold a URL with its password)
+        print(f"casework {args.command}: failed unexpectedly ({type(exc).__name__})", file=sys.stderr)
+        return 1
 
 
 async def _with_context(settings: Any, run: Callable[[Context, argparse.Namespace], Awaitable[int]], args: argparse.Namespace) -> int:

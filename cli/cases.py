@@ -11,7 +11,7 @@ from sqlalchemy import select
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from cli.context import OPERATOR, Context, Failure, print_json, print_table
+from cli.context import OPERATOR, QUERY_TIMEOUT, Context, Failure, print_json, print_table
 from store import native_lists
 from store.tables import CaseRow, DelegationRow
 from workflows.public import CaseView, CaseWorkflow
@@ -54,11 +54,11 @@ async def show_case(ctx: Context, args: argparse.Namespace) -> int:
     stored = await _stored(ctx, case_id)
     handle = (await ctx.client()).get_workflow_handle(case_id)
     try:
-        described = await handle.describe()
-        view: CaseView | None = await handle.query(CaseWorkflow.case, OPERATOR)
+        described = await handle.describe(rpc_timeout=QUERY_TIMEOUT)
+        view: CaseView | None = await handle.query(CaseWorkflow.case, OPERATOR, rpc_timeout=QUERY_TIMEOUT)
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
-            raise Failure(f"Temporal refused to describe case '{case_id}' ({exc.status.name})") from None
+            raise Failure(f"Temporal refused or did not answer for case '{case_id}' ({exc.status.name}; is a worker running?)") from None
         described, view = None, None
     except WorkflowQueryFailedError:
         raise Failure(f"case '{case_id}' did not answer its query (is a worker running?)") from None

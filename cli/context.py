@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 import sys
 from typing import Any
 
@@ -15,8 +16,10 @@ from settings import Settings
 from store.db import Database
 from workflows.public import ALL_CASES, Actor
 
-# How long a command waits for Temporal to answer its connection.
+# How long a command waits for Temporal to answer its connection, and a case its query
+# (answered by a worker replaying the case: none running, and it would wait for ever).
 CONNECT_SECONDS = 10.0
+QUERY_TIMEOUT = timedelta(seconds=30)
 # Who the CLI's queries are asked as: it sees every case, as an operator does.
 OPERATOR = Actor(user_id="casework-cli", username="casework-cli", permissions=[ALL_CASES])
 
@@ -38,17 +41,37 @@ class Context:
         if self._db is not None:
             await self._db.close()
 
-    async def db(self) -> Database:
-        """The read model, migrated to the code's head (as a gateway or worker would at start)."""
+    async def db(self, *, migrate: bool = False) -> Database:
+        """The read model. Only `rebuild` creates or upgrades it (`migrate`), as a gateway or
+        worker does at start; every other command needs it at this code's migration head and
+        never changes its schema (a newer CLI must not upgrade a database under older
+        gateways), nor creates an empty SQLite file where none is."""
         if self._db is None:
             db = Database(self.settings.read_model_url)
             try:
-                await db.init()
+                if migrate:
+                    await db.init()
+                else:
+                    current, head = await self._state(db)
+                    if current != head:
+                        raise Failure(
+                            f"the read model is at migration {current or 'none'}, this casework expects {head}: "
+                            "start a gateway or worker of this version first (they migrate it)"
+                        )
+            except Failure:
+                await db.close()
+                raise
             except Exception as exc:  # the driver's text may hold the URL and its password
                 await db.close()
                 raise Failure(f"the read model cannot be opened ({type(exc).__name__})") from None
             self._db = db
         return self._db
+
+    async def _state(self, db: Database) -> tuple[str | None, str | None]:
+        path = db.sqlite_path() if db.is_sqlite else None
+        if path is not None and not path.expanduser().exists():
+            raise Failure(f"no read model at {path} (CASEWORK_DATA_DIR or CASEWORK_DATABASE_URL)")
+        return await db.migration_state()
 
     async def client(self) -> Client:
         if self._client is None:

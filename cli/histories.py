@@ -45,11 +45,20 @@ async def download(ctx: Context, args: argparse.Namespace) -> int:
     if not runs:
         raise Failure(f"no case '{case_id}' in Temporal (namespace {ctx.settings.namespace})")
     runs.sort(key=lambda r: r.start_time)
-    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise Failure(f"{args.out}: {exc.strerror or type(exc).__name__}") from None
     for n, run in enumerate(runs, 1):
-        history = await client.get_workflow_handle(case_id, run_id=run.run_id).fetch_history()
+        try:
+            history = await client.get_workflow_handle(case_id, run_id=run.run_id).fetch_history()
+        except RPCError as exc:
+            raise Failure(f"Temporal refused the history of run {n} ({exc.status.name})") from None
         path = args.out / f"{case_id}.run{n}.json"
-        path.write_text(history.to_json(), encoding="utf-8")
+        try:
+            path.write_text(history.to_json(), encoding="utf-8")
+        except OSError as exc:
+            raise Failure(f"{path}: {exc.strerror or type(exc).__name__}") from None
         print(f"{path}  {len(history.events)} events  {run.status.name if run.status else ''}")
     return 0
 
@@ -60,7 +69,9 @@ async def replay_files(ctx: Context, args: argparse.Namespace) -> int:
     for path in args.files:
         try:
             history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, KeyError) as exc:
+        except OSError as exc:
+            raise Failure(f"{path}: {exc.strerror or type(exc).__name__}") from None
+        except Exception as exc:  # JSON or protobuf parse errors of every kind
             raise Failure(f"{path}: not a workflow history ({type(exc).__name__})") from None
         result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
         if result.replay_failure is None:

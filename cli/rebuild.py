@@ -8,7 +8,9 @@ Writes only move a case forward, so it is safe beside running gateways and worke
 `--force` also overwrites a stored case that claims to be as new (rows known to be wrong).
 
 What it cannot bring back: audit entries the workflow no longer holds (it keeps a bounded
-tail; older ones live only in the read model), and the event feed's entries for them.
+tail; older ones live only in the read model). A case the event feed cannot go on with (it
+has nothing of it, or older entries are gone) joins the feed with its next entry, so streams
+and webhooks are not sent its past as new.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
-from cli.context import Context, Failure
+from cli.context import QUERY_TIMEOUT, Context, Failure
 from cli.histories import CASE_ID
 from store import projection
 from workflows.public import AUDIT_PER_CHANGE, CaseChange, CaseWorkflow
@@ -43,7 +45,7 @@ async def rebuild_cases(ctx: Context, args: argparse.Namespace) -> int:
         if not CASE_ID.match(case_id):
             raise Failure("a case id holds letters, digits and . _ : @ - only")
     client = await ctx.client()
-    db = await ctx.db()
+    db = await ctx.db(migrate=True)  # an empty read model is one it may fill
     if args.case_ids:
         case_ids = list(dict.fromkeys(args.case_ids))
     else:
@@ -69,24 +71,32 @@ async def rebuild_cases(ctx: Context, args: argparse.Namespace) -> int:
 
 async def _rebuild_one(client: Any, db: Any, case_id: str, force: bool) -> tuple[str, str]:
     handle = client.get_workflow_handle(case_id)
-    audit_from, entries, first = 0, 0, True
-    outcome = "stale"
+    changes: list[CaseChange] = []
     try:
-        while True:
-            change: CaseChange = await handle.query(CaseWorkflow.read_model, audit_from)
-            result = await projection.write_change(db, change, replace=force and first)
-            if first:
-                outcome, version, first = result, change.doc.version, False
-            entries += len(change.audit)
-            # the query answers the held entries in batches; a short one is the last
+        audit_from = 0
+        while True:  # the held entries come in batches; a short one is the last
+            change: CaseChange = await handle.query(CaseWorkflow.read_model, audit_from, rpc_timeout=QUERY_TIMEOUT)
+            changes.append(change)
             if len(change.audit) < AUDIT_PER_CHANGE:
                 break
             audit_from = change.audit[-1].seq + 1
     except RPCError as exc:
-        return "failed", f"Temporal refused ({exc.status.name})"
+        return "failed", f"Temporal refused or did not answer ({exc.status.name}; is a worker running?)"
     except WorkflowQueryFailedError as exc:
         # a run recorded before the query existed answers that it has none
         return "failed", f"the case did not answer ({str(exc)[:200]})"
+    entries = [a for c in changes for a in c.audit]
+    version = changes[0].doc.version
+    try:
+        if entries:
+            await projection.join_feed(db, case_id, entries[0].seq, entries[-1].seq)
+        outcome = "stale"
+        for i, change in enumerate(changes):
+            result = await projection.write_change(db, change, replace=force and i == 0)
+            if i == 0:
+                outcome = result
+    except Exception as exc:  # the database away or refusing: this case fails, the others go on
+        return "failed", f"the read model refused the write ({type(exc).__name__})"
     if outcome == "written":
-        return "written", f"version {version}, {entries} audit entries"
+        return "written", f"version {version}, {len(entries)} audit entries"
     return "up to date", f"the read model holds version {version} or newer"

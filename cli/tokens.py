@@ -23,6 +23,10 @@ def register(commands: Any) -> None:
 
 
 async def mint(ctx: Context, args: argparse.Namespace) -> int:
+    key = ctx.settings.signing_key_path
+    if not key.exists():
+        # a key made here would sign tokens that no gateway accepts
+        raise Failure(f"no signing key at {key}: run this with the gateway's data folder (CASEWORK_DATA_DIR)")
     try:
         print(mint_token_for(ctx.settings, args.user))
     except LookupError:

@@ -140,7 +140,7 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
-            if self._sqlite_path() is None:
+            if self.sqlite_path() is None:
                 # An in-memory database lives in one connection; share it or each
                 # session would see an empty database.
                 kwargs["poolclass"] = StaticPool
@@ -155,7 +155,7 @@ class Database:
         # them into plain records outside the session.
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
-    def _sqlite_path(self) -> Path | None:
+    def sqlite_path(self) -> Path | None:
         database = self.url.database
         if not database or database == ":memory:" or database.startswith("file:"):
             return None
@@ -169,7 +169,7 @@ class Database:
         whole upgrade runs in one transaction that first takes a database lock, so a second
         caller waits, then finds the schema current and does nothing.
         """
-        if self.is_sqlite and (path := self._sqlite_path()) is not None:
+        if self.is_sqlite and (path := self.sqlite_path()) is not None:
             path.expanduser().parent.mkdir(parents=True, exist_ok=True)
         async with _upgrade_lock(), self.engine.connect() as conn:
             await self._lock_for_migrations(conn)

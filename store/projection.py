@@ -15,6 +15,7 @@ compiled cache serves every write.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import bindparam, delete, func, select, text, update
@@ -33,6 +34,18 @@ Outcome = Literal["written", "stale", "gap"]
 FEED_LOCK = 0x63617365  # "case"
 # entries appended to the feed by one write, at most (more follow with the next write)
 FEED_BATCH = 5000
+
+# How long after a case recorded a change it reached the read model, as the gateway and the
+# worker each measure their own writes (one name and one set of buckets, in seconds).
+LAG_METRIC = "casework_projection_lag_seconds"
+LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+def lag_seconds(doc: CaseDoc) -> float:
+    """Seconds from the change `doc` is at (its case's time of it) to now; never negative,
+    since the writer's clock may be behind the server's."""
+    return max((datetime.now(UTC) - doc.last_modified).total_seconds(), 0.0)
+
 
 _CASE_FIELDS = [c for c in CaseDoc.model_fields if c not in ("delegations", "participations")]
 # the case's fields that every delegation row repeats, so lists need no join
@@ -68,15 +81,18 @@ async def write(db: Database, doc: CaseDoc) -> bool:
 
 
 async def write_change(db: Database, change: CaseChange, *, replace: bool = False) -> Outcome:
-    """`replace` (a whole case, base 0): write it even over a stored version as new or newer,
-    in the same transaction, for an operator who knows the stored rows are wrong (the CLI's
+    """`replace` (a whole case, base 0): write it even over a stored case at the same version,
+    in the same transaction (never over a newer one), for an operator who knows the stored rows are wrong (the CLI's
     `rebuild --force`). A workflow's next change then finds the version it expects, or a gap
     and writes the case whole: the read model only moves to states the case recorded."""
     if replace and change.base != 0:
         raise ValueError("only a whole case replaces what is stored")
     async with db.session() as session:
         if replace:
-            await session.execute(update(CaseRow).where(CaseRow.case_id == change.doc.case_id).values(version=-1))
+            # never over a newer state (a change written since the rebuild asked the case)
+            await session.execute(
+                update(CaseRow).where(CaseRow.case_id == change.doc.case_id, CaseRow.version <= change.doc.version).values(version=-1)
+            )
         outcome = await _claim_case_row(db, session, change)
         audiences: dict[str, list[str]] = {}
         if outcome == "written":
@@ -98,6 +114,25 @@ async def stored_versions(db: Database, case_ids: list[str]) -> dict[str, int]:
     async with db.session() as session:
         rows = await session.execute(select(CaseRow.case_id, CaseRow.version).where(CaseRow.case_id.in_(case_ids)))
         return {case_id: version for case_id, version in rows}
+
+
+async def join_feed(db: Database, case_id: str, first_seq: int, last_seq: int) -> bool:
+    """Before a case is written again from what its workflow holds (the CLI's rebuild, with
+    entries `first_seq` to `last_seq`): when the feed could not go on from what it has of the
+    case (nothing, or an end before `first_seq - 1`, older entries being gone), mark the
+    case's place at `last_seq`, as migration 0011 marks cases from before the feed. The case
+    then joins the feed with its next entry: its past is not sent to streams and webhooks as
+    new, and the feed does not wait for ever for entries no one can supply. True: marked."""
+    async with db.session() as session:
+        if not db.is_sqlite:
+            await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FEED_LOCK})
+        fed = await session.scalar(_statements(db).fed_upto, {"k_case": case_id})
+        if fed is not None and fed >= first_seq - 1:
+            await session.rollback()
+            return False
+        await session.execute(_insert(db)(FeedRow).values(case_id=case_id, seq=last_seq).on_conflict_do_nothing())
+        await session.commit()
+    return True
 
 
 async def open_cases(db: Database) -> int:

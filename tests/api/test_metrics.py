@@ -126,6 +126,8 @@ async def test_the_read_model_lag_and_the_open_cases_are_measured_where_they_hap
             # gateway saw, was written by the worker
             assert sample(text, "casework_open_cases") == 4, text[-2000:]
             assert sample(text, "casework_projection_lag_seconds_count") >= 1
+            # in seconds, with the gateway's buckets (not the SDK's millisecond ones)
+            assert re.search(r'^casework_projection_lag_seconds_bucket\{[^}]*le="0\.25"', text, re.M), text[-3000:]
             case = (await ok("GET", f"/cases/{booked['caseInstanceId']}", "author")).json()
             assert case["file"]["reference"] == "R-1"
             # the gateway wrote the five starts itself, before answering them (and the actions,

@@ -43,10 +43,12 @@ async def test_an_operator_finds_a_users_open_task_in_the_temporal_ui_by_usernam
         # the assignees reach Temporal's visibility with the case's next projection write
         client = await stack.dev.wait_ready(register=False)
         query = 'CaseAssignees = "rev1"'
-        for _ in range(200):
+        for _ in range(300):
             if [w.id async for w in client.list_workflows(query)] == [mine]:
                 break
             await asyncio.sleep(0.1)
+        else:
+            raise AssertionError(f"visibility never found {mine} by {query}")
 
         ui = f"http://127.0.0.1:{ui_port}/namespaces/default"
         async with async_playwright() as p:

@@ -123,6 +123,10 @@ async def test_the_cli_deploys_lists_shows_mints_downloads_replays_and_rebuilds_
         assert out[-1] == "2 cases: 2 written, 0 up to date, 0 failed", out
         for table_name, sql in READ_MODEL.items():
             assert rows(tmp_path / "rebuilt.db", sql) == rows(live, sql), table_name
+        # each rebuilt case joins the event feed after its last entry: its past is not sent
+        # to streams and webhooks again, and its next entry follows
+        last = dict(rows(live, "SELECT case_id, MAX(seq) FROM audit_entries GROUP BY case_id"))
+        assert dict(rows(tmp_path / "rebuilt.db", "SELECT case_id, seq FROM event_feed")) == last
         # again: nothing to do
         assert ok(casework(fresh_env, "rebuild")).splitlines()[-1] == "2 cases: 0 written, 2 up to date, 0 failed"
 
@@ -147,6 +151,13 @@ async def test_the_cli_deploys_lists_shows_mints_downloads_replays_and_rebuilds_
         changed.write_text(json.dumps(doc))
         failed = casework(env, "replay", str(history), str(changed))
         assert failed.returncode == 1 and f"{changed}: does NOT replay" in failed.stdout and f"{history}: replays" in failed.stdout
+
+        # only rebuild makes a read model; the others need one where the settings say
+        missing = {**env, "CASEWORK_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'nowhere.db'}"}
+        assert "no read model at" in one_line_failure(casework(missing, "cases", "list"))
+        assert not (tmp_path / "nowhere.db").exists()
+        assert "no signing key" in one_line_failure(casework({**env, "CASEWORK_DATA_DIR": str(tmp_path / "elsewhere")}, "token", "rev1"))
+        assert "not a workflow history" in one_line_failure(casework(env, "replay", str(tmp_path / "intake.yaml")))
     finally:
         stack.stop()
 

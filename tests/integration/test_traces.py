@@ -99,6 +99,9 @@ async def test_one_trace_runs_from_the_request_through_the_workflow_into_its_act
             assert claimed.status_code == 200, claimed.text
             await http.get("/health")
             await http.get("/metrics")
+            # a request after the probes: once its span is exported, theirs would have been
+            last = await http.get(f"/cases/{cid}", headers=stack.auth("author"))
+            assert last.status_code == 200
 
         def names(spans: list[Span]) -> set[tuple[str, str]]:
             return {(s.service, s.name) for s in spans}
@@ -113,7 +116,8 @@ async def test_one_trace_runs_from_the_request_through_the_workflow_into_its_act
         for _ in range(200):
             start_trace = collector.trace_of("casework-gateway", "POST /cases")
             claim_trace = collector.trace_of("casework-gateway", "PUT /tasks/{taskId}/claim")
-            if ("casework-worker", "RunActivity:http_call") in names(start_trace) and len(handled(claim_trace)) >= 2:
+            after_probes = any(s.service == "casework-gateway" and s.name == "GET /cases/{caseId}" for s in collector.spans)
+            if ("casework-worker", "RunActivity:http_call") in names(start_trace) and len(handled(claim_trace)) >= 2 and after_probes:
                 break
             await asyncio.sleep(0.1)
 
@@ -138,6 +142,7 @@ async def test_one_trace_runs_from_the_request_through_the_workflow_into_its_act
         for s in collector.spans:
             by_name[s.name] += 1
             assert cid not in s.name
+        assert "GET /cases/{caseId}" in by_name
         assert not any(n.startswith(("GET /health", "GET /metrics")) for n in by_name), sorted(by_name)
     finally:
         server.shutdown()

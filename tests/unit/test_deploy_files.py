@@ -90,6 +90,15 @@ def test_the_manifests_probe_what_the_gateway_and_the_worker_serve() -> None:
     assert worker["ports"][0]["containerPort"] == metrics_port == int(worker_deployment["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"])
     # the pod's grace outlasts the worker's own, so its activities may finish (test_worker_shutdown.py)
     assert worker_deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > float(env["CASEWORK_WORKER_SHUTDOWN_GRACE_SECONDS"])
+    # users and definitions come from the cluster's own Secret and ConfigMap, mounted where
+    # the settings look, never from the image's examples with their demo passwords
+    config = objects[("ConfigMap", "casework-config")]["data"]
+    for deployment, needs in ((objects[("Deployment", "casework-gateway")], ("CASEWORK_DIRECTORY", "CASEWORK_DEFINITIONS")),
+                              (worker_deployment, ("CASEWORK_DIRECTORY",))):
+        mounts = [m["mountPath"] for m in container(deployment)["volumeMounts"]]
+        for name in needs:
+            assert "examples" not in config[name] and any(config[name].startswith(m) for m in mounts), (name, mounts)
+        assert deployment["spec"]["template"]["spec"]["securityContext"]["fsGroup"] == 10001  # Secrets readable
     compose_worker = documents(DEPLOY / "docker-compose.yml")[0]["services"]["worker"]
     assert int(compose_worker["stop_grace_period"].rstrip("s")) > Settings().worker_shutdown_grace_seconds
 
@@ -109,7 +118,7 @@ def _served_casework_metrics() -> set[str]:
     from prometheus_client import REGISTRY
 
     import api.metrics  # noqa: F401 - registers the gateway's
-    from activities.read_model import LAG_METRIC
+    from store.projection import LAG_METRIC
 
     suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"], "gauge": [""]}
     names = {m.name + end for m in REGISTRY.collect() if m.name.startswith("casework_") for end in suffixes.get(m.type, [""])}
