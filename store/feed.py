@@ -20,7 +20,9 @@ from store.db import Database
 from store.native_lists import DELETED
 from store.projection import CANDIDATE, VIEWER
 from store.tables import AuditRow, CaseRow, DelegationPrincipalRow, DelegationRow, FeedRow, ParticipationRow
-# the one builder of a task as the faces show it (a pure function of the row)
+# the one builder of a task as the faces show it (a pure function of the row), and the
+# engine's spelling of principals
+from workflows.engine import principals
 from workflows.engine.views import task_view
 
 
@@ -131,7 +133,7 @@ async def _resolve(session: Any, entries: list[Entry]) -> None:
         if audience.tasks.get(row.item_id) is not row:
             audience.tasks[row.item_id] = row
             # the task's holder sees it (and its case), whatever the participations read said
-            audience.task_audience[row.item_id] = {f"user:{row.assignee}"} if row.open and row.assignee else set()
+            audience.task_audience[row.item_id] = {principals.user(row.assignee)} if row.open and row.assignee else set()
         if principal is not None:
             audience.task_audience[row.item_id].add(principal)
     for e in entries:

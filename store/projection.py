@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.db import Database
 from store.tables import AuditRow, CaseRow, DelegationPrincipalRow, DelegationRow, FeedRow, ParticipationRow
+from workflows.engine import principals
 from workflows.engine.projection import CaseChange, CaseDoc, DelegationDoc
 
 CANDIDATE = "candidate"
@@ -124,8 +125,7 @@ async def join_feed(db: Database, case_id: str, first_seq: int, last_seq: int) -
     then joins the feed with its next entry: its past is not sent to streams and webhooks as
     new, and the feed does not wait for ever for entries no one can supply. True: marked."""
     async with db.session() as session:
-        if not db.is_sqlite:
-            await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FEED_LOCK})
+        await _lock_feed(db, session)
         fed = await session.scalar(_statements(db).fed_upto, {"k_case": case_id})
         if fed is not None and fed >= first_seq - 1:
             await session.rollback()
@@ -243,15 +243,15 @@ async def _write_rows(db: Database, session: AsyncSession, change: CaseChange) -
         for del_index, principal in before:
             audiences.setdefault(item_of[del_index], set()).add(principal)
         for d in doc.delegations:
-            audiences.setdefault(d.item_id, set()).update(d.candidates, d.viewers, [f"user:{d.assignee}"] if d.assignee else [])
-        principals = [
+            audiences.setdefault(d.item_id, set()).update(d.candidates, d.viewers, [principals.user(d.assignee)] if d.assignee else [])
+        principal_rows = [
             {"principal": p, "kind": kind, "case_number": doc.case_number, "case_id": case_id, "del_index": d.del_index}
             for d in doc.delegations
             for kind, names in ((CANDIDATE, d.candidates), (VIEWER, d.viewers))
             for p in names
         ]
-        if principals:
-            await session.execute(sql.principals, principals)
+        if principal_rows:
+            await session.execute(sql.principals, principal_rows)
     if change.participations is not None:
         await session.execute(sql.drop_participations, {"k_case": case_id})
         parts = [
@@ -278,6 +278,12 @@ async def _write_audit(db: Database, session: AsyncSession, change: CaseChange, 
     await _append_to_feed(db, session, case_id, recorded)
 
 
+async def _lock_feed(db: Database, session: AsyncSession) -> None:
+    """PostgreSQL: one appender to the feed at a time, until the transaction ends (FEED_LOCK)."""
+    if not db.is_sqlite:
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FEED_LOCK})
+
+
 async def _append_to_feed(db: Database, session: AsyncSession, case_id: str, audiences: dict[int, list[str]]) -> None:
     """Append the case's stored entries that follow what the feed has of it, in their order
     and without a gap: an entry written ahead of an earlier one waits in the audit table
@@ -286,8 +292,7 @@ async def _append_to_feed(db: Database, session: AsyncSession, case_id: str, aud
     cases from before it start after what was stored then (migration 0011 marks them). `audiences`: by entry number,
     who the task an entry of this change is about was for, before or after it."""
     sql = _statements(db)
-    if not db.is_sqlite:
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FEED_LOCK})
+    await _lock_feed(db, session)
     fed = await session.scalar(sql.fed_upto, {"k_case": case_id})
     if fed is None:
         start = 0  # a case made since the feed exists: from its first entry, waiting for it

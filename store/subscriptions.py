@@ -27,6 +27,7 @@ from sqlalchemy.orm import aliased
 from store import feed
 from store.db import Database
 from store.tables import DeliveryRow, SubscriptionRow
+from workflows.engine import principals
 
 ACTIVE, PAUSED = "active", "paused"
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
@@ -54,10 +55,10 @@ class Filter(BaseModel):
         if self.tasks and (task is None or not ({task.task_name, task.task_def_id, task.item_id} & set(self.tasks))):
             return False
         if self.users:
-            concerned = {entry.user, task.assignee if task else None} | {p.removeprefix("user:") for p in entry.task_audience}
+            concerned = {entry.user, task.assignee if task else None} | {p.removeprefix(principals.user("")) for p in entry.task_audience}
             if not concerned & set(self.users):
                 return False
-        if self.groups and not {f"group:{g}" for g in self.groups} & entry.task_audience:
+        if self.groups and not {principals.group(g) for g in self.groups} & entry.task_audience:
             return False
         return True
 
