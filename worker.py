@@ -30,6 +30,7 @@ from store.directory import Directory
 from workflows.case import CaseWorkflow
 
 log = logging.getLogger("casework.worker")
+OPEN_CASES_METRIC = "casework_open_cases"
 
 # The project's own modules are deterministic and imported once; the CEL library is a
 # native extension, and cel-python's parser (celpy, lark) builds its tables once. Passing
@@ -103,7 +104,7 @@ def _runtime(settings: Settings) -> Runtime:
 async def count_open_cases(db: Database, runtime: Runtime, every: float) -> None:
     """The `casework_open_cases` gauge beside the SDK's metrics: cases that have not finished,
     as the read model holds them (every worker reports the same figure)."""
-    gauge = runtime.metric_meter.create_gauge("casework_open_cases", "Cases in the read model that have not finished")
+    gauge = runtime.metric_meter.create_gauge(OPEN_CASES_METRIC, "Cases in the read model that have not finished")
     while True:
         try:
             gauge.set(await projection.open_cases(db))

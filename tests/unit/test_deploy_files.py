@@ -122,7 +122,9 @@ def _served_casework_metrics() -> set[str]:
 
     suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"], "gauge": [""]}
     names = {m.name + end for m in REGISTRY.collect() if m.name.startswith("casework_") for end in suffixes.get(m.type, [""])}
-    names |= {f"{LAG_METRIC}_bucket", f"{LAG_METRIC}_count", f"{LAG_METRIC}_sum", "casework_open_cases"}
+    from worker import OPEN_CASES_METRIC
+
+    names |= {f"{LAG_METRIC}_bucket", f"{LAG_METRIC}_count", f"{LAG_METRIC}_sum", OPEN_CASES_METRIC}
     return names
 
 
